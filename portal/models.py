@@ -1,0 +1,246 @@
+"""People, their organisations, and apprenticeships (enrolments on a standard version)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from standards.models import Standard
+
+
+class Organisation(models.Model):
+    """A training provider or an employer. Every person belongs to one."""
+
+    class Kind(models.TextChoices):
+        PROVIDER = "provider", "Training provider"
+        EMPLOYER = "employer", "Employer"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=255)
+    ukprn = models.CharField(
+        "UKPRN", max_length=8, blank=True, help_text="UK Provider Reference Number, for training providers."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="organisation_name_unique_per_kind"),
+            models.CheckConstraint(condition=Q(kind__in=["provider", "employer"]), name="organisation_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str) -> User:
+        # Addresses are stored lower-case, so sign-in is not case-sensitive.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person who signs in with their email address and acts in one role."""
+
+    class Role(models.TextChoices):
+        APPRENTICE = "apprentice", "Apprentice"
+        ASSESSOR = "assessor", "Assessor"
+        MENTOR = "mentor", "Employer mentor"
+        PROVIDER_ADMIN = "provider_admin", "Provider admin"
+        IQA = "iqa", "Internal quality assurer"
+
+    # Which kind of organisation each role belongs to.
+    ROLE_ORGANISATION_KIND = {
+        Role.APPRENTICE: Organisation.Kind.PROVIDER,
+        Role.ASSESSOR: Organisation.Kind.PROVIDER,
+        Role.PROVIDER_ADMIN: Organisation.Kind.PROVIDER,
+        Role.IQA: Organisation.Kind.PROVIDER,
+        Role.MENTOR: Organisation.Kind.EMPLOYER,
+    }
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="people"
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="") | Q(organisation__isnull=False), name="user_with_role_has_organisation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.lower()
+        if self.role and self.organisation_id:
+            expected = self.ROLE_ORGANISATION_KIND[self.Role(self.role)]
+            if self.organisation.kind != expected:
+                where = "an employer" if expected == Organisation.Kind.EMPLOYER else "a training provider"
+                raise ValidationError(
+                    {"organisation": f"The {self.get_role_display().lower()} role belongs to {where}."}
+                )
+        if self.role and not self.organisation_id:
+            raise ValidationError({"organisation": "A person with a role belongs to an organisation."})
+
+    @property
+    def is_apprentice(self) -> bool:
+        return self.role == self.Role.APPRENTICE
+
+    @property
+    def is_assessor(self) -> bool:
+        return self.role == self.Role.ASSESSOR
+
+    @property
+    def is_mentor(self) -> bool:
+        return self.role == self.Role.MENTOR
+
+    @property
+    def is_provider_admin(self) -> bool:
+        return self.role == self.Role.PROVIDER_ADMIN
+
+    @property
+    def is_iqa(self) -> bool:
+        return self.role == self.Role.IQA
+
+
+class ApprenticeshipQuerySet(models.QuerySet["Apprenticeship"]):
+    def visible_to(self, user: User) -> ApprenticeshipQuerySet:
+        """The one rule for who may see an apprenticeship.
+
+        Apprentices see their own, assessors their caseload, mentors those they mentor;
+        provider admins and IQAs see every apprenticeship of their own provider. Nobody sees
+        another provider's apprenticeships.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        role = user.role
+        if role == User.Role.APPRENTICE:
+            return self.filter(apprentice=user)
+        if role == User.Role.ASSESSOR:
+            return self.filter(assessor=user, provider_id=user.organisation_id)
+        if role == User.Role.MENTOR:
+            return self.filter(mentor=user, employer_id=user.organisation_id)
+        if role in (User.Role.PROVIDER_ADMIN, User.Role.IQA):
+            return self.filter(provider_id=user.organisation_id)
+        return self.none()
+
+    def with_people(self) -> ApprenticeshipQuerySet:
+        return self.select_related("apprentice", "assessor", "mentor", "provider", "employer", "standard")
+
+
+class Apprenticeship(models.Model):
+    """An apprentice's enrolment on one standard version with a provider and an employer."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BREAK_IN_LEARNING = "break", "Break in learning"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        AT_GATEWAY = "gateway", "At gateway"
+        COMPLETED = "completed", "Completed"
+
+    apprentice = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="apprenticeships",
+        limit_choices_to={"role": "apprentice"},
+        error_messages={"invalid": "Choose a person with the apprentice role."},
+    )
+    standard = models.ForeignKey(Standard, on_delete=models.PROTECT, related_name="apprenticeships")
+    provider = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="provided_apprenticeships",
+        limit_choices_to={"kind": "provider"},
+        error_messages={"invalid": "Choose a training provider."},
+    )
+    employer = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="employed_apprenticeships",
+        limit_choices_to={"kind": "employer"},
+        error_messages={"invalid": "Choose an employer."},
+    )
+    assessor = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="caseload",
+        limit_choices_to={"role": "assessor"},
+        error_messages={"invalid": "Choose a person with the assessor role."},
+    )
+    mentor = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="mentees",
+        null=True,
+        blank=True,
+        limit_choices_to={"role": "mentor"},
+        error_messages={"invalid": "Choose a person with the employer mentor role."},
+    )
+    start_date = models.DateField()
+    planned_end_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApprenticeshipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["apprentice__last_name", "apprentice__first_name", "start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_end_date__gt=F("start_date")), name="apprenticeship_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.apprentice} — {self.standard.reference} v{self.standard.version}"
+
+    def clean(self) -> None:
+        """People and organisations must fit together: the same provider, the right roles."""
+        errors: dict[str, str] = {}
+        if self.start_date and self.planned_end_date and self.planned_end_date <= self.start_date:
+            errors["planned_end_date"] = "The planned end date must be after the start date."
+        # Roles and organisation kinds are checked by each field's limit_choices_to.
+        for field, org_field, where in [
+            ("apprentice", "provider_id", "provider"),
+            ("assessor", "provider_id", "provider"),
+            ("mentor", "employer_id", "employer"),
+        ]:
+            person = getattr(self, field) if getattr(self, f"{field}_id") else None
+            if person and getattr(self, org_field) and person.organisation_id != getattr(self, org_field):
+                errors[field] = f"{person} does not belong to this apprenticeship's {where}."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from .decorators import role_required
+from .models import Apprenticeship, User
+
+HOME_HEADINGS = {
+    User.Role.APPRENTICE: "My apprenticeship",
+    User.Role.ASSESSOR: "My caseload",
+    User.Role.MENTOR: "Apprentices I mentor",
+    User.Role.PROVIDER_ADMIN: "Our apprentices",
+    User.Role.IQA: "Apprentices to sample",
+}
+
+
+@login_required
+def home(request):
+    """`/` sends each person to the home page of their role."""
+    user = request.user
+    if user.role:
+        return redirect(settings.ROLE_HOME_URL_NAMES[user.role])
+    if user.is_staff:
+        return redirect("admin:index")
+    return render(request, "portal/no_role.html", status=403)
+
+
+@role_required(*User.Role.values)
+def role_home(request):
+    apprenticeships = Apprenticeship.objects.visible_to(request.user).with_people()
+    return render(
+        request,
+        "portal/home.html",
+        {"heading": HOME_HEADINGS[User.Role(request.user.role)], "apprenticeships": apprenticeships},
+    )
