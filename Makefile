@@ -7,7 +7,8 @@ PORT ?= 8000
 
 .PHONY: run test lint install migrate demo run-services worker clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt debian-packages.txt
+	scripts/debian-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -146,12 +146,16 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Each role's home page, by URL name. The apps that own those pages set them here so that
 # `portal` never has to import them.
 ROLE_HOME_URL_NAMES = {
-    "apprentice": "portal:role_home",
+    "apprentice": "evidence:home",
     "assessor": "portal:role_home",
     "mentor": "portal:role_home",
     "provider_admin": "portal:role_home",
     "iqa": "portal:role_home",
 }
+
+# What `seed_demo` runs after creating the demo people, by dotted path, so that each app adds
+# its own demo data without `portal` importing it. Each is called with the command's stdout.
+DEMO_SEEDERS = ["evidence.demo.seed_demo_evidence"]
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

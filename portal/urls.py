@@ -41,5 +41,6 @@ urlpatterns = [
     path("accounts/", include(account_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("standards/", include("standards.urls")),
+    path("", include("evidence.urls")),
     path("admin/", admin.site.urls),
 ]

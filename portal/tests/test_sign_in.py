@@ -23,9 +23,9 @@ def test_apprentice_signs_in_with_email_and_lands_on_their_home(client, apprenti
     response = client.post("/accounts/sign-in/", {"username": "APPRENTICE@example.org", "password": PASSWORD})
     assert response.status_code == 302
     response = client.get(response["Location"], follow=True)
-    assert response.redirect_chain[-1][0] == "/home/"
+    assert response.redirect_chain[-1][0] == "/portfolio/"
     body = response.content.decode()
-    assert "My apprenticeship" in body
+    assert "My portfolio" in body
     assert "Healthcare science associate" in body
 
 
@@ -45,6 +45,13 @@ def test_repeated_failures_lock_the_account_for_that_address(client, apprentice,
     assert "Signing in is paused" in response.content.decode()
 
 
+def test_an_apprentice_is_sent_to_their_portfolio(client, apprenticeship, apprentice):
+    client.force_login(apprentice)
+    response = client.get("/", follow=True)
+    assert response.redirect_chain == [("/portfolio/", 302)]
+    assert response.context["apprenticeship"] == apprenticeship
+
+
 @pytest.mark.parametrize(
     ("persona", "heading"),
     [
@@ -55,12 +62,17 @@ def test_repeated_failures_lock_the_account_for_that_address(client, apprentice,
         ("iqa", "Apprentices to sample"),
     ],
 )
-def test_each_role_is_sent_to_its_home_with_its_apprenticeships(client, apprenticeship, persona, heading, request):
+def test_each_role_has_a_home_with_its_apprenticeships(client, apprenticeship, persona, heading, request):
     client.force_login(request.getfixturevalue(persona))
-    response = client.get("/", follow=True)
-    assert response.redirect_chain == [("/home/", 302)]
+    response = client.get("/home/")
     assert heading in response.content.decode()
     assert list(response.context["apprenticeships"]) == [apprenticeship]
+
+
+@pytest.mark.parametrize("persona", ["assessor", "mentor", "provider_admin", "iqa"])
+def test_other_roles_are_sent_to_their_home(client, apprenticeship, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get("/")["Location"] == "/home/"
 
 
 def test_home_lists_nothing_of_another_provider(client, apprenticeship, outsider):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from portal.models import Apprenticeship, Organisation, User
 from portal.services import enrol_apprentice
@@ -55,6 +56,8 @@ class Command(BaseCommand):
             call_command("loaddata", "st0220", verbosity=0)
         with transaction.atomic():
             logins = self.seed()
+            for path in settings.DEMO_SEEDERS:
+                import_string(path)(stdout=self.stdout)
         self.print_logins(logins)
 
     def seed(self) -> list[tuple[str, str]]:

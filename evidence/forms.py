@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from standards.models import KSB
+
+from .models import EvidenceFile, EvidenceItem
+from .uploads import ACCEPTED_SUMMARY, check_upload
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; each is checked by content, and every problem is reported."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if len(uploads) > settings.MAX_FILES_PER_UPLOAD:
+            raise ValidationError(
+                f"Choose at most {settings.MAX_FILES_PER_UPLOAD} files at a time; you chose {len(uploads)}."
+            )
+        errors = []
+        for upload in uploads:
+            try:
+                super().clean(upload, initial)
+                check_upload(upload)
+            except ValidationError as error:
+                errors.extend(error.messages)
+        if errors:
+            raise ValidationError(errors)
+        return uploads
+
+
+class EvidenceForm(forms.Form):
+    """The content of a draft: what happened, the reflection, files, and the KSBs it shows."""
+
+    title = forms.CharField(max_length=200)
+    activity_date = forms.DateField(
+        label="Date of the activity", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    evidence_type = forms.ChoiceField(label="Type of evidence", choices=EvidenceItem.Type.choices)
+    reflection = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What you did, what you learned, and what you would do differently next time.",
+    )
+    files = MultipleFileField(
+        required=False,
+        label="Add files",
+        help_text=f"{ACCEPTED_SUMMARY}; up to {settings.MAX_UPLOAD_SIZE_MB} MB each.",
+    )
+    remove_files = forms.ModelMultipleChoiceField(
+        queryset=EvidenceFile.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Remove files",
+    )
+
+    def __init__(self, *args, ksbs: list[KSB], current_files=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ksbs = ksbs
+        self.fields["remove_files"].queryset = EvidenceFile.objects.filter(pk__in=[f.pk for f in current_files])
+        self.current_files = list(current_files)
+        if not self.current_files:
+            del self.fields["remove_files"]
+        for ksb in ksbs:
+            self.fields[f"ksb_{ksb.pk}"] = forms.BooleanField(required=False, label=ksb.code)
+            self.fields[f"note_{ksb.pk}"] = forms.CharField(
+                required=False, max_length=500, label=f"How this shows {ksb.code}"
+            )
+
+    def ksb_rows(self):
+        """(ksb, tick box, note) for each KSB of the standard, for the mapping table."""
+        return [(ksb, self[f"ksb_{ksb.pk}"], self[f"note_{ksb.pk}"]) for ksb in self.ksbs]
+
+    def clean(self):
+        cleaned = super().clean()
+        for ksb in self.ksbs:
+            if cleaned.get(f"note_{ksb.pk}", "").strip() and not cleaned.get(f"ksb_{ksb.pk}"):
+                self.add_error(
+                    f"ksb_{ksb.pk}", f"You wrote a note for {ksb.code}: tick it to map it, or clear the note."
+                )
+        return cleaned
+
+    @property
+    def mappings(self) -> dict[KSB, str]:
+        return {
+            ksb: self.cleaned_data.get(f"note_{ksb.pk}", "")
+            for ksb in self.ksbs
+            if self.cleaned_data.get(f"ksb_{ksb.pk}")
+        }
+
+    @property
+    def content(self) -> dict:
+        """The cleaned draft content, as the evidence services take it."""
+        data = self.cleaned_data
+        return {
+            "title": data["title"],
+            "activity_date": data["activity_date"],
+            "evidence_type": data["evidence_type"],
+            "reflection": data["reflection"],
+            "mappings": self.mappings,
+            "uploads": data["files"],
+        }
+
+    @staticmethod
+    def initial_from(version) -> dict:
+        initial = {
+            "title": version.title,
+            "activity_date": version.activity_date,
+            "evidence_type": version.evidence_type,
+            "reflection": version.reflection,
+        }
+        for mapping in version.mappings.all():
+            initial[f"ksb_{mapping.ksb_id}"] = True
+            initial[f"note_{mapping.ksb_id}"] = mapping.note
+        return initial
+
+
+class EvidenceFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"type": "search"})
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *EvidenceItem.Status.choices])
+    type = forms.ChoiceField(required=False, choices=[("", "Any type"), *EvidenceItem.Type.choices])
+    ksb = forms.CharField(
+        required=False, max_length=6, label="KSB", widget=forms.TextInput(attrs={"placeholder": "e.g. K1"})
+    )
+
+    def clean_ksb(self):
+        code = self.cleaned_data["ksb"].strip()
+        if not code:
+            return None
+        parsed = KSB.parse_code(code)
+        if not parsed:
+            raise ValidationError("Enter a KSB code such as K1, S18 or B1.")
+        return parsed

@@ -1,0 +1,37 @@
+import datetime
+
+from evidence import services
+from evidence.models import EvidenceItem
+from evidence.tests.samples import upload
+
+
+def evidence(
+    apprenticeship,
+    *,
+    title: str = "Internal quality control on the haematology analyser",
+    codes: tuple[str, ...] = ("K1",),
+    files: tuple[str, ...] = ("qc-chart.png",),
+    evidence_type: str = EvidenceItem.Type.OBSERVATION,
+    submit: bool = False,
+    reflection: str = "I ran the morning QC, spotted a shift and recalibrated with my supervisor.",
+) -> EvidenceItem:
+    """An item made the way an apprentice makes one: through the services."""
+    standard = apprenticeship.standard
+    ksbs = {}
+    for code in codes:
+        kind, number = code[0], int(code[1:])
+        ksbs[standard.ksbs.get(kind=kind, number=number)] = f"Shows {code} in practice"
+    item = services.create_evidence(
+        apprenticeship=apprenticeship,
+        by=apprenticeship.apprentice,
+        title=title,
+        activity_date=datetime.date(2025, 10, 6),
+        evidence_type=evidence_type,
+        reflection=reflection,
+        mappings=ksbs,
+        uploads=[upload(name) for name in files],
+    )
+    if submit:
+        services.submit_evidence(item=item, by=apprenticeship.apprentice)
+        item.refresh_from_db()
+    return item

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "evidence"
+
+urlpatterns = [
+    path("portfolio/", views.portfolio_home, name="home"),
+    path("evidence/", views.evidence_list, name="list"),
+    path("evidence/new/", views.evidence_create, name="create"),
+    path("evidence/<int:pk>/", views.evidence_detail, name="detail"),
+    path("evidence/<int:pk>/versions/<int:number>/", views.evidence_version, name="version"),
+    path("evidence/<int:pk>/edit/", views.evidence_edit, name="edit"),
+    path("evidence/<int:pk>/submit/", views.evidence_submit, name="submit"),
+    path("evidence/<int:pk>/withdraw/", views.evidence_withdraw, name="withdraw"),
+    path("evidence/<int:pk>/revise/", views.evidence_revise, name="revise"),
+    path("evidence/<int:pk>/delete/", views.evidence_delete, name="delete"),
+    path("evidence/files/<int:pk>/", views.file_download, name="file"),
+]
