@@ -20,7 +20,7 @@ from portal.models import Apprenticeship
 from standards.models import KSB
 
 from .models import EvidenceItem
-from .services import CLOSED_STATUSES, create_evidence, submit_evidence, withdraw_evidence
+from .services import create_evidence, submit_evidence, withdraw_evidence
 
 DEMO_FILES = Path(settings.BASE_DIR) / "fixtures" / "demo-files"
 
@@ -364,7 +364,7 @@ def seed_demo_evidence(*, stdout: TextIO) -> None:
             .order_by("start_date")
             .first()
         )
-        if apprenticeship is None or apprenticeship.status in CLOSED_STATUSES:
+        if apprenticeship is None or apprenticeship.status in Apprenticeship.CLOSED_STATUSES:
             continue
         if EvidenceItem.objects.filter(apprenticeship=apprenticeship).exists():
             continue

@@ -19,9 +19,6 @@ from standards.models import KSB
 from .models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping
 from .uploads import check_upload, sha256_of
 
-# Statuses in which an apprenticeship's portfolio no longer takes new work.
-CLOSED_STATUSES = (Apprenticeship.Status.WITHDRAWN, Apprenticeship.Status.COMPLETED)
-
 # Types whose written record is itself the evidence, so a file is optional.
 TYPES_WITHOUT_FILES = (EvidenceItem.Type.REFLECTIVE_ACCOUNT, EvidenceItem.Type.PROFESSIONAL_DISCUSSION)
 
@@ -29,7 +26,7 @@ TYPES_WITHOUT_FILES = (EvidenceItem.Type.REFLECTIVE_ACCOUNT, EvidenceItem.Type.P
 def _check_author(apprenticeship: Apprenticeship, by: User) -> None:
     if apprenticeship.apprentice_id != by.pk:
         raise PermissionDenied("Only the apprentice writes their portfolio.")
-    if apprenticeship.status in CLOSED_STATUSES:
+    if apprenticeship.status in Apprenticeship.CLOSED_STATUSES:
         raise ValidationError(
             f"This apprenticeship is {apprenticeship.get_status_display().lower()}; its portfolio is read-only."
         )

@@ -5,7 +5,6 @@ from . import views
 app_name = "evidence"
 
 urlpatterns = [
-    path("portfolio/", views.portfolio_home, name="home"),
     path("evidence/", views.evidence_list, name="list"),
     path("evidence/new/", views.evidence_create, name="create"),
     path("evidence/<int:pk>/", views.evidence_detail, name="detail"),

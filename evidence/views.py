@@ -12,7 +12,6 @@ from portal.decorators import role_required
 from portal.models import Apprenticeship, User
 
 from . import services
-from .coverage import coverage_for
 from .forms import EvidenceFilterForm, EvidenceForm
 from .models import EvidenceFile, EvidenceItem, EvidenceVersion
 from .selectors import evidence_for
@@ -29,13 +28,6 @@ def _own_item(request, pk: int) -> EvidenceItem:
     return get_object_or_404(EvidenceItem.objects.editable_by(request.user).with_versions(), pk=pk)
 
 
-def _own_apprenticeship(user: User) -> Apprenticeship | None:
-    """The apprenticeship an apprentice is working on now: the newest one still open."""
-    apprenticeships = Apprenticeship.objects.visible_to(user).select_related("standard")
-    open_ones = apprenticeships.exclude(status__in=services.CLOSED_STATUSES).order_by("-start_date")
-    return open_ones.first() or apprenticeships.order_by("-start_date").first()
-
-
 def _readable_versions(item: EvidenceItem, user: User) -> list[EvidenceVersion]:
     """The apprentice reads every version; others only what was submitted."""
     versions = sorted(item.versions.all(), key=lambda v: v.number)
@@ -47,27 +39,6 @@ def _readable_versions(item: EvidenceItem, user: User) -> list[EvidenceVersion]:
 def _show_errors(request, error: ValidationError) -> None:
     for message in error.messages:
         messages.error(request, message)
-
-
-@apprentice_only
-def portfolio_home(request):
-    """The apprentice's home: coverage of every KSB, progress, and what needs their action."""
-    apprenticeship = _own_apprenticeship(request.user)
-    if apprenticeship is None:
-        return render(request, "evidence/no_apprenticeship.html")
-    items = list(EvidenceItem.objects.filter(apprenticeship=apprenticeship).with_versions())
-    ksbs = list(apprenticeship.standard.ksbs.all())
-    return render(
-        request,
-        "evidence/home.html",
-        {
-            "apprenticeship": apprenticeship,
-            "coverage": coverage_for(ksbs, items),
-            "returned": [i for i in items if i.status == EvidenceItem.Status.RETURNED],
-            "drafts": [i for i in items if i.status == EvidenceItem.Status.DRAFT],
-            "item_count": len(items),
-        },
-    )
 
 
 @login_required
@@ -91,7 +62,7 @@ def evidence_list(request):
 
 @apprentice_only
 def evidence_create(request):
-    apprenticeship = _own_apprenticeship(request.user)
+    apprenticeship = Apprenticeship.objects.current_of(request.user)
     if apprenticeship is None:
         return render(request, "evidence/no_apprenticeship.html")
     ksbs = list(apprenticeship.standard.ksbs.all())

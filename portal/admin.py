@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Apprenticeship, Organisation, User
+from .models import Apprenticeship, AuditEntry, Organisation, User
 
 
 @admin.register(Organisation)
@@ -38,3 +38,21 @@ class ApprenticeshipAdmin(admin.ModelAdmin):
     search_fields = ["apprentice__email", "apprentice__first_name", "apprentice__last_name"]
     autocomplete_fields = ["apprentice", "assessor", "mentor"]
     date_hierarchy = "start_date"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Readable by site administrators; nobody changes or deletes an entry."""
+
+    list_display = ["sequence", "created_at", "action", "actor", "apprenticeship"]
+    list_filter = ["action"]
+    list_select_related = ["actor", "apprenticeship__apprentice"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

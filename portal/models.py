@@ -158,6 +158,12 @@ class ApprenticeshipQuerySet(models.QuerySet["Apprenticeship"]):
             return self.filter(provider_id=user.organisation_id)
         return self.none()
 
+    def current_of(self, apprentice: User) -> Apprenticeship | None:
+        """The apprenticeship an apprentice is working on now: their newest still open, else their newest."""
+        own = self.filter(apprentice=apprentice).select_related("standard", "employer", "assessor", "mentor")
+        open_ones = own.exclude(status__in=Apprenticeship.CLOSED_STATUSES).order_by("-start_date", "-pk")
+        return open_ones.first() or own.order_by("-start_date", "-pk").first()
+
     def with_people(self) -> ApprenticeshipQuerySet:
         return self.select_related("apprentice", "assessor", "mentor", "provider", "employer", "standard")
 
@@ -171,6 +177,9 @@ class Apprenticeship(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         AT_GATEWAY = "gateway", "At gateway"
         COMPLETED = "completed", "Completed"
+
+    # A portfolio no longer takes new work in these.
+    CLOSED_STATUSES = (Status.WITHDRAWN, Status.COMPLETED)
 
     apprentice = models.ForeignKey(
         User,
@@ -244,3 +253,68 @@ class Apprenticeship(models.Model):
                 errors[field] = f"{person} does not belong to this apprenticeship's {where}."
         if errors:
             raise ValidationError(errors)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit entries are never changed.")
+
+    def delete(self):
+        raise TypeError("Audit entries are never deleted.")
+
+
+class AuditEntry(models.Model):
+    """One link of the audit chain. Written by `portal.audit.record` only; never updated or deleted."""
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=60)
+    apprenticeship = models.ForeignKey(
+        Apprenticeship, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
+    )
+    payload = models.JSONField(default=dict)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action}"
+
+    def save(self, *args, **kwargs):
+        raise TypeError("Audit entries are appended with portal.audit.record, never saved directly.")
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit entries are never deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The single row that holds the chain's last hash; locking it serialises appends."""
+
+    last_hash = models.CharField(max_length=64)
+    length = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audit chain of {self.length}"
+
+
+class Notice(models.Model):
+    """A message on someone's home page, e.g. that their evidence was returned with feedback."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.message

@@ -146,16 +146,16 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Each role's home page, by URL name. The apps that own those pages set them here so that
 # `portal` never has to import them.
 ROLE_HOME_URL_NAMES = {
-    "apprentice": "evidence:home",
-    "assessor": "portal:role_home",
+    "apprentice": "reviews:apprentice_home",
+    "assessor": "reviews:assessor_home",
     "mentor": "portal:role_home",
-    "provider_admin": "portal:role_home",
-    "iqa": "portal:role_home",
+    "provider_admin": "reviews:provider_home",
+    "iqa": "reviews:iqa_home",
 }
 
 # What `seed_demo` runs after creating the demo people, by dotted path, so that each app adds
 # its own demo data without `portal` importing it. Each is called with the command's stdout.
-DEMO_SEEDERS = ["evidence.demo.seed_demo_evidence"]
+DEMO_SEEDERS = ["evidence.demo.seed_demo_evidence", "reviews.demo.seed_demo_reviews"]
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -210,6 +210,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Apprenticeship Portal <portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address people open the portal at, for links in emails sent outside a request.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Celery, Redis and the cache ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

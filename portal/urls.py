@@ -38,9 +38,11 @@ account_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss_notice"),
     path("accounts/", include(account_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("standards/", include("standards.urls")),
     path("", include("evidence.urls")),
+    path("", include("reviews.urls")),
     path("admin/", admin.site.urls),
 ]

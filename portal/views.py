@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from . import notices
 from .decorators import role_required
-from .models import Apprenticeship, User
+from .models import Apprenticeship, Notice, User
 
 HOME_HEADINGS = {
     User.Role.APPRENTICE: "My apprenticeship",
@@ -33,3 +35,11 @@ def role_home(request):
         "portal/home.html",
         {"heading": HOME_HEADINGS[User.Role(request.user.role)], "apprenticeships": apprenticeships},
     )
+
+
+@login_required
+@require_POST
+def dismiss_notice(request, pk: int):
+    notice = get_object_or_404(Notice, pk=pk, recipient=request.user)
+    notices.dismiss_notice(notice=notice, by=request.user)
+    return redirect("home")

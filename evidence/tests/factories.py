@@ -35,3 +35,27 @@ def evidence(
         services.submit_evidence(item=item, by=apprenticeship.apprentice)
         item.refresh_from_db()
     return item
+
+
+def portfolio_of_200(apprenticeship):
+    """200 items spread over all 65 KSBs: a quarter drafts, a quarter accepted, the rest submitted."""
+    ksbs = list(apprenticeship.standard.ksbs.all())
+    apprentice = apprenticeship.apprentice
+    for n in range(200):
+        mapped = {ksbs[(n * 3 + k) % 65]: f"note {k}" for k in range(3)}
+        item = services.create_evidence(
+            apprenticeship=apprenticeship,
+            by=apprentice,
+            title=f"Item {n}",
+            activity_date=datetime.date(2025, 10, 1),
+            evidence_type=EvidenceItem.Type.REFLECTIVE_ACCOUNT,
+            reflection="Reflection",
+            mappings=mapped,
+        )
+        if n % 4:
+            services.submit_evidence(item=item, by=apprentice)
+        if n % 4 == 2:
+            item.refresh_from_db()
+            item.accept()
+            item.save()
+    return apprenticeship

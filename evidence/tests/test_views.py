@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from evidence.models import EvidenceFile, EvidenceItem
-from evidence.tests.factories import evidence
+from evidence.tests.factories import evidence, portfolio_of_200
 from evidence.tests.samples import upload
 
 READERS = ["apprentice", "assessor", "mentor", "provider_admin", "iqa"]
@@ -346,34 +346,6 @@ def test_provider_admin_lists_submitted_evidence_of_their_apprentices(
     assert [i.shown.title for i in items] == ["QC on the analyser"]
 
 
-def test_dashboard_shows_each_ksb_state(client, apprenticeship, apprentice):
-    evidence(apprenticeship, codes=("K1", "K2"), submit=True)
-    evidence(apprenticeship, codes=("K2", "S1"))
-    accepted = evidence(apprenticeship, codes=("B1",), submit=True)
-    accepted.accept()
-    accepted.save()
-    client.force_login(apprentice)
-    response = client.get("/portfolio/")
-    states = {cell.ksb.code: cell.state.css for cell in response.context["coverage"].cells}
-    assert states["K1"] == "submitted"
-    assert states["K2"] == "submitted"  # the furthest of its two items
-    assert states["S1"] == "draft"
-    assert states["B1"] == "accepted"
-    assert states["K3"] == "none"
-    assert len(states) == 65
-    body = response.content.decode()
-    assert 'href="/evidence/?ksb=K1"' in body
-    assert "3 of 65 KSBs submitted or accepted" in body
-
-
-def test_dashboard_lists_returned_items_as_needing_action(client, submitted, apprentice):
-    submitted.return_for_revision()
-    submitted.save()
-    client.force_login(apprentice)
-    body = client.get("/portfolio/").content.decode()
-    assert "Returned with feedback" in body and "QC on the analyser" in body
-
-
 def test_an_apprentice_without_an_apprenticeship_is_told_so(client, apprentice):
     client.force_login(apprentice)
     assert "not enrolled on an apprenticeship" in client.get("/portfolio/").content.decode()
@@ -387,36 +359,7 @@ def test_the_portfolio_home_is_for_apprentices(client, assessor):
 
 @pytest.fixture
 def big_portfolio(apprenticeship):
-    """200 items spread over all 65 KSBs, in every status."""
-    from evidence import services
-
-    ksbs = list(apprenticeship.standard.ksbs.all())
-    apprentice = apprenticeship.apprentice
-    for n in range(200):
-        mapped = {ksbs[(n * 3 + k) % 65]: f"note {k}" for k in range(3)}
-        item = services.create_evidence(
-            apprenticeship=apprenticeship,
-            by=apprentice,
-            title=f"Item {n}",
-            activity_date="2025-10-01",
-            evidence_type="reflective_account",
-            reflection="Reflection",
-            mappings=mapped,
-        )
-        if n % 4:
-            services.submit_evidence(item=item, by=apprentice)
-        if n % 4 == 2:
-            item.refresh_from_db()
-            item.accept()
-            item.save()
-    return apprenticeship
-
-
-def test_dashboard_queries_do_not_grow_with_items(client, big_portfolio, django_assert_max_num_queries):
-    client.force_login(big_portfolio.apprentice)
-    with django_assert_max_num_queries(12):
-        response = client.get("/portfolio/")
-    assert sum(cell.item_count for cell in response.context["coverage"].cells) == 600
+    return portfolio_of_200(apprenticeship)
 
 
 def test_evidence_list_queries_do_not_grow_with_items(client, big_portfolio, assessor, django_assert_max_num_queries):

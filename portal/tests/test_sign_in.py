@@ -69,10 +69,13 @@ def test_each_role_has_a_home_with_its_apprenticeships(client, apprenticeship, p
     assert list(response.context["apprenticeships"]) == [apprenticeship]
 
 
-@pytest.mark.parametrize("persona", ["assessor", "mentor", "provider_admin", "iqa"])
-def test_other_roles_are_sent_to_their_home(client, apprenticeship, persona, request):
+@pytest.mark.parametrize(
+    ("persona", "home"),
+    [("assessor", "/assessor/"), ("mentor", "/home/"), ("provider_admin", "/provider/"), ("iqa", "/iqa/")],
+)
+def test_other_roles_are_sent_to_their_home(client, apprenticeship, persona, home, request):
     client.force_login(request.getfixturevalue(persona))
-    assert client.get("/")["Location"] == "/home/"
+    assert client.get("/")["Location"] == home
 
 
 def test_home_lists_nothing_of_another_provider(client, apprenticeship, outsider):

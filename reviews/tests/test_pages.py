@@ -1,0 +1,274 @@
+"""The review pages in the browser: the apprentice's home, the assessor's queue, review, KSB pages."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from evidence.models import EvidenceItem, EvidenceVersion
+from evidence.tests.factories import evidence, portfolio_of_200
+from reviews.models import Decision, SignOff
+from reviews.tests.helpers import accepted, signed_off
+
+
+@pytest.fixture
+def submitted(apprenticeship):
+    return evidence(apprenticeship, title="QC on the analyser", codes=("K1", "S18"), submit=True)
+
+
+# --- The apprentice's home ---------------------------------------------------------------------
+
+
+def test_home_shows_each_ksb_state_including_signed_off(client, apprenticeship, apprentice):
+    evidence(apprenticeship, codes=("K1", "K2"), submit=True)
+    evidence(apprenticeship, codes=("K2", "S1"))
+    accepted(apprenticeship, codes=("B1",))
+    signed_off(apprenticeship, "S30")
+    client.force_login(apprentice)
+    response = client.get("/portfolio/")
+    states = {cell.ksb.code: cell.state.css for cell in response.context["coverage"].cells}
+    assert (states["K1"], states["K2"], states["S1"], states["B1"], states["S30"], states["K3"]) == (
+        "submitted",
+        "submitted",
+        "draft",
+        "accepted",
+        "signed_off",
+        "none",
+    )
+    assert len(states) == 65
+    body = response.content.decode()
+    assert 'href="/evidence/?ksb=K1"' in body
+    assert "1 of 65 KSBs signed off" in body
+    assert "Signed off" in body and "by " in body
+
+
+def test_an_unticked_ksb_does_not_count_as_accepted(client, apprenticeship, apprentice):
+    accepted(apprenticeship, codes=("K1", "K2"), untick=("K2",))
+    client.force_login(apprentice)
+    states = {c.ksb.code: c.state.css for c in client.get("/portfolio/").context["coverage"].cells}
+    assert (states["K1"], states["K2"]) == ("accepted", "none")
+
+
+def test_returned_evidence_shows_its_feedback_and_a_notice(client, apprenticeship, apprentice, assessor, submitted):
+    from reviews.services import return_evidence
+
+    return_evidence(item=submitted, by=assessor, feedback="Add the QC chart, please.")
+    client.force_login(apprentice)
+    body = client.get("/portfolio/").content.decode()
+    assert "Returned with feedback" in body and "QC on the analyser" in body
+    assert "Add the QC chart, please." in body
+    assert "was returned with feedback" in body  # the notice
+    detail = client.get(f"/evidence/{submitted.pk}/").content.decode()
+    assert "Add the QC chart, please." in detail
+
+
+def test_a_notice_can_be_dismissed_by_its_recipient_only(
+    client, apprenticeship, apprentice, other_apprentice, submitted, assessor
+):
+    from portal.models import Notice
+    from reviews.services import accept_evidence
+
+    accept_evidence(item=submitted, by=assessor)
+    notice = Notice.objects.get(recipient=apprentice)
+    client.force_login(other_apprentice)
+    assert client.post(f"/notices/{notice.pk}/dismiss/").status_code == 404
+    client.force_login(apprentice)
+    client.post(f"/notices/{notice.pk}/dismiss/")
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    assert "was accepted" not in client.get("/portfolio/").content.decode()
+
+
+def test_home_queries_do_not_grow_with_items(client, apprenticeship, django_assert_max_num_queries):
+    portfolio_of_200(apprenticeship)
+    client.force_login(apprenticeship.apprentice)
+    with django_assert_max_num_queries(14):
+        response = client.get("/portfolio/")
+    assert sum(cell.item_count for cell in response.context["coverage"].cells) == 600
+
+
+# --- The assessor's queue and review page ------------------------------------------------------
+
+
+def test_queue_lists_submitted_evidence_of_the_caseload_oldest_first(
+    client, apprenticeship, other_apprenticeship, assessor
+):
+    newer = evidence(apprenticeship, title="Newer", submit=True)
+    older = evidence(apprenticeship, title="Older", submit=True)
+    EvidenceVersion.objects.filter(item=older).update(submitted_at=timezone.now() - datetime.timedelta(days=9))
+    evidence(apprenticeship, title="Still a draft")
+    evidence(other_apprenticeship, title="Someone else's caseload", submit=True)
+    client.force_login(assessor)
+    response = client.get("/assessor/")
+    assert [i.pk for i in response.context["queue"]] == [older.pk, newer.pk]
+    body = response.content.decode()
+    assert "1\xa0week, 2\xa0days" in body
+    assert "Someone else" not in body and "Still a draft" not in body
+
+
+def test_assessor_home_shows_caseload_progress_and_ksbs_to_sign_off(client, apprenticeship, assessor):
+    signed_off(apprenticeship, "K1")
+    accepted(apprenticeship, codes=("S18",))
+    client.force_login(assessor)
+    response = client.get("/assessor/")
+    (coverage,) = response.context["caseload"]
+    assert coverage.signed_off == 1
+    assert [[c.ksb.code for c in cells] for _, cells in response.context["to_sign_off"]] == [["S18"]]
+    assert f'href="/apprenticeships/{apprenticeship.pk}/ksbs/S18/"' in response.content.decode()
+
+
+def test_assessor_accepts_with_a_ksb_unticked(client, apprenticeship, assessor, submitted):
+    mappings = {m.ksb.code: m for m in submitted.versions.get().mappings.select_related("ksb")}
+    client.force_login(assessor)
+    page = client.get(f"/reviews/evidence/{submitted.pk}/")
+    assert page.status_code == 200 and "QC on the analyser" in page.content.decode()
+    response = client.post(
+        f"/reviews/evidence/{submitted.pk}/",
+        {
+            "action": "accept",
+            f"confirm_{mappings['K1'].pk}": "on",
+            f"comment_{mappings['S18'].pk}": "No data in the file",
+        },
+    )
+    assert response["Location"] == "/assessor/"
+    decision = Decision.objects.get()
+    assert [k.code for k in decision.confirmed_ksbs] == ["K1"]
+
+
+def test_assessor_returns_with_feedback(client, apprenticeship, assessor, submitted):
+    client.force_login(assessor)
+    response = client.post(f"/reviews/evidence/{submitted.pk}/", {"action": "return", "feedback": "Add the chart."})
+    assert response["Location"] == "/assessor/"
+    submitted.refresh_from_db()
+    assert submitted.status == "returned"
+
+
+def test_returning_without_feedback_is_explained(client, apprenticeship, assessor, submitted):
+    client.force_login(assessor)
+    response = client.post(f"/reviews/evidence/{submitted.pk}/", {"action": "return", "feedback": ""})
+    assert response.status_code == 200
+    assert "Write the feedback the apprentice needs" in response.content.decode()
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted"
+
+
+@pytest.mark.parametrize("persona", ["other_assessor", "outsider"])
+def test_another_assessor_cannot_open_or_decide(client, submitted, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(f"/reviews/evidence/{submitted.pk}/").status_code in (403, 404)
+    client.post(f"/reviews/evidence/{submitted.pk}/", {"action": "return", "feedback": "x"})
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted"
+
+
+@pytest.mark.parametrize("persona", ["apprentice", "mentor", "provider_admin", "iqa"])
+def test_the_review_page_is_for_assessors(client, submitted, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(f"/reviews/evidence/{submitted.pk}/").status_code == 403
+
+
+# --- Apprenticeship and KSB pages -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["apprentice", "assessor", "mentor", "provider_admin", "iqa"])
+def test_people_of_the_apprenticeship_read_its_progress_and_ksb_pages(client, apprenticeship, persona, request):
+    signed_off(apprenticeship, "K1")
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(f"/apprenticeships/{apprenticeship.pk}/").status_code == 200
+    body = client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/").content.decode()
+    assert "Signed off" in body and "The evidence shows K1 clearly." in body
+
+
+@pytest.mark.parametrize("persona", ["other_apprentice", "other_assessor", "outsider"])
+def test_nobody_else_reads_them(client, apprenticeship, other_apprenticeship, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(f"/apprenticeships/{apprenticeship.pk}/").status_code == 404
+    assert client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/").status_code == 404
+
+
+def test_an_unknown_ksb_code_is_404(client, apprenticeship, assessor):
+    client.force_login(assessor)
+    assert client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/K99/").status_code == 404
+    assert client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/nonsense/").status_code == 404
+
+
+def test_assessor_signs_off_on_the_ksb_page(client, apprenticeship, assessor):
+    item = accepted(apprenticeship, codes=("K1",))
+    client.force_login(assessor)
+    page = client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/")
+    assert "Sign off K1" in page.content.decode()
+    response = client.post(
+        f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/",
+        {"versions": [item.versions.get().pk], "comment": "Meets K1"},
+    )
+    assert response["Location"] == f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/"
+    assert SignOff.objects.live().get().comment == "Meets K1"
+
+
+def test_signing_off_without_choosing_evidence_is_explained(client, apprenticeship, assessor):
+    accepted(apprenticeship, codes=("K1",))
+    client.force_login(assessor)
+    response = client.post(f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/", {"comment": "Meets K1"})
+    assert "Choose the accepted evidence the sign-off relies on." in response.content.decode()
+    assert not SignOff.objects.exists()
+
+
+def test_only_the_assessor_may_post_a_sign_off(client, apprenticeship, provider_admin):
+    item = accepted(apprenticeship, codes=("K1",))
+    client.force_login(provider_admin)
+    page = client.get(f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/").content.decode()
+    assert "Sign off K1" not in page
+    response = client.post(
+        f"/apprenticeships/{apprenticeship.pk}/ksbs/K1/", {"versions": [item.versions.get().pk], "comment": "x"}
+    )
+    assert response.status_code == 404
+    assert not SignOff.objects.exists()
+
+
+def test_revoke_from_the_ksb_page(client, apprenticeship, assessor):
+    sign_off = signed_off(apprenticeship, "K1")
+    client.force_login(assessor)
+    response = client.post(f"/sign-offs/{sign_off.pk}/revoke/", {"reason": "Wrong evidence chosen"}, follow=True)
+    body = response.content.decode()
+    assert "The sign-off of K1 was revoked." in body
+    assert "Wrong evidence chosen" in body
+    assert "Sign off K1" in body  # it can be signed off again
+
+
+def test_revoking_without_a_reason_is_explained(client, apprenticeship, assessor):
+    sign_off = signed_off(apprenticeship, "K1")
+    client.force_login(assessor)
+    body = client.post(f"/sign-offs/{sign_off.pk}/revoke/", {"reason": ""}, follow=True).content.decode()
+    assert "Give the reason for revoking the sign-off." in body
+    assert SignOff.objects.live().count() == 1
+
+
+@pytest.mark.parametrize("persona", ["apprentice", "iqa", "mentor"])
+def test_others_of_the_apprenticeship_cannot_revoke(client, apprenticeship, persona, request):
+    sign_off = signed_off(apprenticeship, "K1")
+    client.force_login(request.getfixturevalue(persona))
+    assert client.post(f"/sign-offs/{sign_off.pk}/revoke/", {"reason": "x"}).status_code == 403
+    assert SignOff.objects.live().count() == 1
+
+
+@pytest.mark.parametrize("persona", ["other_apprentice", "other_assessor", "outsider"])
+def test_strangers_cannot_even_find_a_sign_off(client, apprenticeship, other_apprenticeship, persona, request):
+    sign_off = signed_off(apprenticeship, "K1")
+    client.force_login(request.getfixturevalue(persona))
+    assert client.post(f"/sign-offs/{sign_off.pk}/revoke/", {"reason": "x"}).status_code == 404
+
+
+def test_queue_and_caseload_queries_do_not_grow_with_the_caseload(
+    client, provider, employer, assessor, st0220, django_assert_max_num_queries
+):
+    from reviews.tests.bulk import build_cohort
+
+    cohort = build_cohort(provider=provider, employer=employer, assessors=[assessor], standard=st0220)
+    client.force_login(assessor)
+    with django_assert_max_num_queries(14):
+        response = client.get("/assessor/")
+    assert len(response.context["caseload"]) == 300
+    assert (
+        len(response.context["queue"])
+        == EvidenceItem.objects.filter(apprenticeship__in=cohort, status=EvidenceItem.Status.SUBMITTED).count()
+    )

@@ -1,0 +1,37 @@
+from django.shortcuts import render
+
+from evidence.models import EvidenceItem
+from portal.decorators import role_required
+from portal.models import Apprenticeship, Notice, User
+
+from ..models import Decision
+from ..progress import progress_of
+
+
+@role_required(User.Role.APPRENTICE)
+def apprentice_home(request):
+    """The apprentice's home: coverage of every KSB, progress, notices and what needs their action."""
+    apprenticeship = Apprenticeship.objects.current_of(request.user)
+    if apprenticeship is None:
+        return render(request, "evidence/no_apprenticeship.html")
+    items = EvidenceItem.objects.filter(apprenticeship=apprenticeship)
+    # The feedback to act on: the latest decision on each item now returned.
+    latest: dict[int, Decision] = {}
+    for decision in (
+        Decision.objects.filter(version__item__in=items.filter(status=EvidenceItem.Status.RETURNED))
+        .select_related("version__item", "assessor")
+        .order_by("decided_at", "pk")
+    ):
+        latest[decision.version.item_id] = decision
+    return render(
+        request,
+        "reviews/apprentice_home.html",
+        {
+            "apprenticeship": apprenticeship,
+            "coverage": progress_of(apprenticeship),
+            "returned": list(latest.values()),
+            "drafts": items.filter(status=EvidenceItem.Status.DRAFT).with_versions(),
+            "item_count": items.count(),
+            "notices": Notice.objects.filter(recipient=request.user, read_at__isnull=True)[:10],
+        },
+    )

@@ -1,0 +1,185 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Max, Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from evidence.models import EvidenceItem, EvidenceVersion
+from portal.decorators import role_required
+from portal.models import Apprenticeship, User
+from standards.models import KSB
+
+from .. import services
+from ..forms import AcceptForm, ReturnForm, RevokeForm, SignOffForm
+from ..models import SignedFile, SignOff
+from ..progress import progress_for, progress_of
+
+assessor_only = role_required(User.Role.ASSESSOR)
+
+
+def _with_judgements(items):
+    """Items with every version, its decision and each mapping's judgement, in fixed queries."""
+    return items.with_versions().prefetch_related("versions__decision__assessor", "versions__mappings__judgement")
+
+
+@assessor_only
+def assessor_home(request):
+    """The queue of submitted evidence (oldest first), the caseload's progress, KSBs to sign off."""
+    caseload = list(Apprenticeship.objects.visible_to(request.user).with_people())
+    queue = list(
+        _with_judgements(
+            EvidenceItem.objects.visible_to(request.user)
+            .filter(status=EvidenceItem.Status.SUBMITTED, apprenticeship__in=[a.pk for a in caseload])
+            .annotate(submitted_at=Max("versions__submitted_at"))
+            .order_by("submitted_at", "pk")
+        )
+    )
+    progress = progress_for(caseload, drafts=False)
+    return render(
+        request,
+        "reviews/assessor_home.html",
+        {
+            "queue": queue,
+            "caseload": [progress[a.pk] for a in caseload],
+            "to_sign_off": [(progress[a.pk], cells) for a in caseload if (cells := progress[a.pk].awaiting_sign_off)],
+        },
+    )
+
+
+@assessor_only
+def review_evidence(request, pk: int):
+    """Accept the submitted version (confirming each KSB) or return it with feedback."""
+    item = get_object_or_404(_with_judgements(EvidenceItem.objects.visible_to(request.user)), pk=pk)
+    versions = item.submitted_versions
+    version = versions[-1]
+    mappings = version.sorted_mappings
+    accept_form = AcceptForm(mappings=mappings)
+    return_form = ReturnForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "accept":
+            accept_form = AcceptForm(request.POST, mappings=mappings)
+            if accept_form.is_valid():
+                try:
+                    services.accept_evidence(
+                        item=item,
+                        by=request.user,
+                        judgements=accept_form.judgements,
+                        feedback=accept_form.cleaned_data["feedback"],
+                    )
+                except ValidationError as error:
+                    accept_form.add_error(None, error)
+                else:
+                    messages.success(request, f"Accepted “{version.title}”.")
+                    return redirect("reviews:assessor_home")
+        else:
+            return_form = ReturnForm(request.POST)
+            if return_form.is_valid():
+                try:
+                    services.return_evidence(item=item, by=request.user, feedback=return_form.cleaned_data["feedback"])
+                except ValidationError as error:
+                    return_form.add_error(None, error)
+                else:
+                    messages.success(request, f"Returned “{version.title}” with your feedback.")
+                    return redirect("reviews:assessor_home")
+    return render(
+        request,
+        "reviews/review.html",
+        {
+            "item": item,
+            "version": version,
+            "versions": versions,
+            "accept_form": accept_form,
+            "return_form": return_form,
+            "can_decide": item.status == EvidenceItem.Status.SUBMITTED
+            and item.apprenticeship.assessor_id == request.user.pk,
+        },
+    )
+
+
+@login_required
+def apprenticeship_progress(request, pk: int):
+    """One apprenticeship's coverage grid, each KSB linking to its evidence and sign-off."""
+    apprenticeship = get_object_or_404(Apprenticeship.objects.visible_to(request.user).with_people(), pk=pk)
+    is_apprentice = apprenticeship.apprentice_id == request.user.pk
+    return render(
+        request,
+        "reviews/apprenticeship.html",
+        {"apprenticeship": apprenticeship, "coverage": progress_of(apprenticeship, drafts=is_apprentice)},
+    )
+
+
+def _ksb_of(apprenticeship: Apprenticeship, code: str) -> KSB:
+    parsed = KSB.parse_code(code)
+    if not parsed:
+        raise Http404("No such KSB.")
+    return get_object_or_404(apprenticeship.standard.ksbs, kind=parsed[0], number=parsed[1])
+
+
+@login_required
+def ksb_detail(request, pk: int, code: str):
+    """A KSB of one apprenticeship: the accepted evidence for it, and its sign-off and history."""
+    apprenticeship = get_object_or_404(Apprenticeship.objects.visible_to(request.user).with_people(), pk=pk)
+    ksb = _ksb_of(apprenticeship, code)
+    eligible = services.eligible_versions(apprenticeship, ksb).select_related("item", "decision__assessor")
+    may_sign = apprenticeship.assessor_id == request.user.pk
+    form = SignOffForm(request.POST or None, eligible=eligible)
+    if request.method == "POST":
+        if not may_sign:
+            raise Http404("Only the apprentice's assessor signs off.")
+        if form.is_valid():
+            try:
+                services.sign_off_ksb(
+                    apprenticeship=apprenticeship,
+                    ksb=ksb,
+                    versions=form.cleaned_data["versions"],
+                    by=request.user,
+                    comment=form.cleaned_data["comment"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"{ksb.code} signed off.")
+                return redirect("reviews:ksb", apprenticeship.pk, ksb.code)
+    history = (
+        SignOff.objects.visible_to(request.user)
+        .filter(apprenticeship=apprenticeship, ksb=ksb)
+        .select_related("signed_by", "revoked_by")
+        .prefetch_related(
+            Prefetch("versions", queryset=EvidenceVersion.objects.select_related("item")),
+            Prefetch("signed_files", queryset=SignedFile.objects.select_related("file", "version")),
+        )
+    )
+    live = next((s for s in history if s.is_live), None)
+    return render(
+        request,
+        "reviews/ksb.html",
+        {
+            "apprenticeship": apprenticeship,
+            "ksb": ksb,
+            "eligible": eligible,
+            "history": history,
+            "live": live,
+            "form": form if may_sign and live is None else None,
+            "revoke_form": RevokeForm() if live and services.may_revoke(request.user, apprenticeship) else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke(request, pk: int):
+    sign_off = get_object_or_404(SignOff.objects.visible_to(request.user).select_related("ksb"), pk=pk)
+    form = RevokeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.revoke_sign_off(sign_off=sign_off, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"The sign-off of {sign_off.ksb.code} was revoked.")
+    else:
+        messages.error(request, "Give the reason for revoking the sign-off.")
+    return redirect("reviews:ksb", sign_off.apprenticeship_id, sign_off.ksb.code)
