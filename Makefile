@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate demo run-services worker clean
+.PHONY: run test lint install migrate demo run-services worker worker-pdf beat bench-pdf clean
 
 $(VENV)/.installed: requirements.txt debian-packages.txt
 	scripts/debian-packages
@@ -43,12 +43,26 @@ run-services: install
 	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0)"; exit 1)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py loaddata st0220
-	$(VENV)/bin/celery -A portal worker --loglevel=INFO --concurrency=2 & \
+	$(VENV)/bin/celery -A portal worker --beat --loglevel=INFO --concurrency=2 \
+	  -Q $${CELERY_QUEUE:-portal},$${CELERY_PDF_QUEUE:-pdf} & \
 	  worker=$$!; trap "kill $$worker" EXIT INT TERM; \
 	  $(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(VENV)/bin/celery -A portal worker --loglevel=INFO
+	$(VENV)/bin/celery -A portal worker --loglevel=INFO -Q $${CELERY_QUEUE:-portal}
+
+worker-pdf: install
+	$(VENV)/bin/celery -A portal worker --loglevel=INFO -Q $${CELERY_PDF_QUEUE:-pdf} \
+	  --concurrency=$${PDF_WORKER_CONCURRENCY:-1} --hostname=pdf@%h
+
+beat: install
+	$(VENV)/bin/celery -A portal beat --loglevel=INFO
+
+# Measures the portfolio export on a throwaway database; prints figures, never fails on speed.
+bench-pdf: install
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	  export DATABASE_URL="sqlite:///$$dir/bench.sqlite3" MEDIA_ROOT="$$dir/media" REDIS_URL=; \
+	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py bench_pdf
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache

@@ -1,5 +1,6 @@
 """Persona fixtures shared by every app's tests: one provider's people, and an outsider."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,20 @@ def _tasks_in_process_unless_testing_the_worker(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path: Path):
-    """Uploads made by a test land in its own temporary folder, never in the project."""
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _media_in_tmp(request, settings, tmp_path: Path):
+    """Uploads made by a test land in its own temporary folder, never in the project.
+
+    Tests with a real worker share the folder the worker was started with (WORKER_MEDIA_ROOT).
+    """
+    media = tmp_path / "media"
+    if request.node.get_closest_marker("worker") and os.environ.get("WORKER_MEDIA_ROOT"):
+        media = Path(os.environ["WORKER_MEDIA_ROOT"])
+    settings.MEDIA_ROOT = media
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
+            "OPTIONS": {"location": media},
         },
     }
 

@@ -158,6 +158,11 @@ def evidence_upload_to(instance: EvidenceFile, filename: str) -> str:
     return f"evidence/{uuid.uuid4().hex}"
 
 
+def print_copy_upload_to(instance: EvidenceFile, filename: str) -> str:
+    # Random too; only the suffix (.jpg or .png) is kept, so the copy's type is known from its name.
+    return f"evidence/print/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
 class EvidenceFileQuerySet(models.QuerySet["EvidenceFile"]):
     def visible_to(self, user: User) -> EvidenceFileQuerySet:
         """A file is visible to whoever may see a version it belongs to."""
@@ -182,6 +187,15 @@ class EvidenceFile(models.Model):
     content_type = models.CharField(max_length=100, help_text="Detected from the content, not the name.")
     sha256 = models.CharField(max_length=64)
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    # A JPEG phone photo goes into a PDF byte for byte, so the portfolio PDF draws this copy instead:
+    # at most 2,000 px on its longest side, re-encoded, with no EXIF or GPS. Made by a task after upload.
+    print_copy = models.FileField(
+        upload_to=print_copy_upload_to,
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The image downscaled for print, without its metadata.",
+    )
 
     objects = EvidenceFileQuerySet.as_manager()
 

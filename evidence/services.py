@@ -17,6 +17,7 @@ from portal.models import Apprenticeship, User
 from standards.models import KSB
 
 from .models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping
+from .tasks import make_print_copy_task
 from .uploads import check_upload, sha256_of
 
 # Types whose written record is itself the evidence, so a file is optional.
@@ -68,6 +69,9 @@ def _add_files(version: EvidenceVersion, uploads: Iterable[UploadedFile], writte
         written.append(stored.file.name)
         stored.save()
         version.files.add(stored)
+        if stored.is_image:
+            # After commit: a rolled-back upload has no file to copy.
+            transaction.on_commit(partial(make_print_copy_task.delay, stored.pk))
 
 
 def _set_mappings(version: EvidenceVersion, mappings: Mapping[KSB, str]) -> None:
@@ -81,9 +85,10 @@ def _forget_unused(files: Iterable[EvidenceFile]) -> None:
     """Deletes files no version includes any more: only ever files of drafts."""
     for stored in files:
         if not stored.versions.exists():
-            name = stored.file.name
+            names = [f.name for f in (stored.file, stored.print_copy) if f]
             stored.delete()
-            transaction.on_commit(partial(default_storage.delete, name))
+            for name in names:
+                transaction.on_commit(partial(default_storage.delete, name))
 
 
 @transaction.atomic

@@ -233,6 +233,25 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="portal")
 CELERY_TIMEZONE = TIME_ZONE
+# PDF rendering is heavy: it has its own queue so that its workers can be sized apart.
+PDF_QUEUE = env.str("CELERY_PDF_QUEUE", default="pdf")
+PDF_WORKER_CONCURRENCY = env_positive_int("PDF_WORKER_CONCURRENCY", 1)
+CELERY_TASK_ROUTES = {"reviews.tasks.render_export": {"queue": PDF_QUEUE}}
+# Limits of one export; past the soft limit it is marked failed with the reason.
+EXPORT_SOFT_TIME_LIMIT = env_positive_int("EXPORT_SOFT_TIME_LIMIT", 30 * 60)
+EXPORT_TIME_LIMIT = EXPORT_SOFT_TIME_LIMIT + 60
+EXPORT_RETENTION_DAYS = env_positive_int("EXPORT_RETENTION_DAYS", 7)
+# A message a worker took but never acknowledged (the worker died) goes back on the queue after
+# the visibility timeout; it must stay above the export's hard limit or a long render runs twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_positive_int("CELERY_VISIBILITY_TIMEOUT", EXPORT_TIME_LIMIT + 600),
+    "unacked_restore_interval": env_positive_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_positive_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}
+CELERY_BEAT_SCHEDULE = {
+    "delete-expired-exports": {"task": "reviews.tasks.delete_expired_exports", "schedule": 60 * 60},
+    "requeue-stalled-exports": {"task": "reviews.tasks.requeue_stalled_exports", "schedule": 5 * 60},
+}
 
 # --- Forms ------------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -254,4 +273,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every page it lays out at INFO: hundreds of lines per export.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from evidence.models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping
-from portal.models import Apprenticeship, User
+from portal.models import Apprenticeship, Organisation, User
 from standards.models import KSB
 
 
@@ -153,3 +154,76 @@ class IQAReview(models.Model):
 
     def __str__(self) -> str:
         return f"IQA {self.get_outcome_display().lower()} by {self.reviewer}"
+
+
+class ExportQuerySet(models.QuerySet["Export"]):
+    def visible_to(self, user: User) -> ExportQuerySet:
+        """Staff who may see an apprenticeship may start and download its export.
+
+        Portfolio exports: the apprentice's assessor and their provider's admins. Cohort exports:
+        the provider's admins.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        if user.role == User.Role.ASSESSOR:
+            return self.filter(kind=Export.Kind.PORTFOLIO, apprenticeship__in=Apprenticeship.objects.visible_to(user))
+        if user.role == User.Role.PROVIDER_ADMIN:
+            return self.filter(provider_id=user.organisation_id)
+        return self.none()
+
+
+class Export(models.Model):
+    """A portfolio PDF, or a cohort's zip of them, made by a worker and kept for a while."""
+
+    class Kind(models.TextChoices):
+        PORTFOLIO = "portfolio", "Portfolio PDF"
+        COHORT = "cohort", "Cohort zip"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="exports")
+    provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="exports")
+    apprenticeship = models.ForeignKey(
+        Apprenticeship, on_delete=models.PROTECT, null=True, blank=True, related_name="exports"
+    )
+    # A cohort export's filters: {"assessor": id, "employer": id, "status": "active"}.
+    filters = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to="exports/", max_length=255, blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="cohort") | Q(apprenticeship__isnull=False), name="portfolio_export_has_apprenticeship"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="export_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display().lower()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:export", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import apprentice, assessor, iqa, provider
+from .views import apprentice, assessor, exports, iqa, provider
+from .views.versions import move_version
 
 app_name = "reviews"
 
@@ -15,4 +16,9 @@ urlpatterns = [
     path("iqa/", iqa.iqa_home, name="iqa_home"),
     path("iqa/decisions/<int:pk>/", iqa.review_decision, name="iqa_decision"),
     path("iqa/sign-offs/<int:pk>/", iqa.review_sign_off, name="iqa_sign_off"),
+    path("apprenticeships/<int:pk>/export/", exports.start_portfolio_export, name="export_portfolio"),
+    path("provider/export/", exports.start_cohort_export, name="export_cohort"),
+    path("exports/<int:pk>/", exports.export_status, name="export"),
+    path("exports/<int:pk>/download/", exports.export_download, name="export_download"),
+    path("apprenticeships/<int:pk>/move-version/", move_version, name="move_version"),
 ]

@@ -1,4 +1,4 @@
-"""The catalogue: apprenticeship standards, their KSBs and aligned qualifications.
+"""The catalogue: apprenticeship standards, their KSBs, duties, options and aligned qualifications.
 
 A `Standard` row is one *version* of a published standard (ST0220 1.0 and ST0220 1.1 are two
 rows), because apprentices are enrolled on a version and its KSB texts are what they evidence.
@@ -26,6 +26,14 @@ class Standard(models.Model):
     date_updated = models.DateField(null=True, blank=True)
     regulated = models.BooleanField(default=False, help_text="Regulated occupation.")
     typical_duration_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=50, blank=True, help_text="e.g. Approved for delivery, Retired.")
+    max_funding = models.PositiveIntegerField(null=True, blank=True, help_text="Funding band maximum, in pounds.")
+    approved_for_delivery = models.DateField(null=True, blank=True)
+    earliest_start_date = models.DateField(null=True, blank=True)
+    latest_start_date = models.DateField(null=True, blank=True)
+    latest_end_date = models.DateField(null=True, blank=True)
+    standard_page_url = models.URLField(max_length=500, blank=True)
+    assessment_plan_url = models.URLField(max_length=500, blank=True)
 
     objects = StandardManager()
 
@@ -44,6 +52,21 @@ class Standard(models.Model):
 
     def natural_key(self) -> tuple[str, str]:
         return (self.reference, self.version)
+
+    @property
+    def version_key(self) -> tuple[int, ...]:
+        """'1.10' sorts after '1.9': versions compare by their numbers, not as text."""
+        return version_key(self.version)
+
+    def other_versions(self) -> list["Standard"]:
+        """The other versions of the same standard, oldest first."""
+        others = Standard.objects.filter(reference=self.reference).exclude(pk=self.pk)
+        return sorted(others, key=lambda s: s.version_key)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    parts = version.split(".")
+    return tuple(int(p) if p.isdigit() else -1 for p in parts)
 
 
 KIND_ORDER = Case(When(kind="K", then=Value(0)), When(kind="S", then=Value(1)), default=Value(2))
@@ -149,3 +172,72 @@ class AlignedQualification(models.Model):
 
     def natural_key(self) -> tuple[str, str]:
         return (self.title, self.awarding_body)
+
+
+class StandardOption(models.Model):
+    """An option (specialism) of a standard with core and options, e.g. 'Microbiology'."""
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="options")
+    number = models.PositiveSmallIntegerField(help_text="Position in the published list.")
+    title = models.CharField(max_length=255)
+    external_id = models.UUIDField(
+        null=True, blank=True, help_text="The option's identifier in the public standards API."
+    )
+
+    class Meta:
+        ordering = ["standard_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["standard", "number"], name="option_number_unique_per_standard"),
+            models.UniqueConstraint(fields=["standard", "external_id"], name="option_external_id_unique_per_standard"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DutyManager(models.Manager["Duty"]):
+    def get_by_natural_key(self, reference: str, version: str, number: int) -> "Duty":
+        return self.get(standard__reference=reference, standard__version=version, number=number)
+
+
+class Duty(models.Model):
+    """A duty of the occupation, and the KSBs the standard says it calls on.
+
+    Newer standards map each duty to KSBs; older ones publish duties without a mapping, or none.
+    """
+
+    standard = models.ForeignKey(Standard, on_delete=models.CASCADE, related_name="duties")
+    number = models.PositiveSmallIntegerField(help_text="Position in the published list: 3 for Duty 3.")
+    text = models.TextField()
+    is_core = models.BooleanField(default=True, help_text="Core duties apply whatever the option.")
+    criteria = models.TextField(blank=True, help_text="Criteria for measuring performance.")
+    external_id = models.UUIDField(
+        null=True, blank=True, help_text="The duty's identifier in the public standards API."
+    )
+    ksbs = models.ManyToManyField(KSB, related_name="duties", blank=True)
+    options = models.ManyToManyField(StandardOption, related_name="duties", blank=True)
+
+    objects = DutyManager()
+
+    class Meta:
+        verbose_name_plural = "duties"
+        ordering = ["standard_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["standard", "number"], name="duty_number_unique_per_standard"),
+            models.UniqueConstraint(fields=["standard", "external_id"], name="duty_external_id_unique_per_standard"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="duty_number_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Duty {self.number}: {self.text}"
+
+    def natural_key(self) -> tuple[str, str, int]:
+        return (*self.standard.natural_key(), self.number)
+
+    natural_key.dependencies = ["standards.standard"]
+
+    @property
+    def sorted_ksbs(self) -> list[KSB]:
+        """Its KSBs in the standard's order (K, S, B), from the prefetch."""
+        order = {"K": 0, "S": 1, "B": 2}
+        return sorted(self.ksbs.all(), key=lambda k: (order[k.kind], k.number))

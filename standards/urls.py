@@ -6,5 +6,7 @@ app_name = "standards"
 
 urlpatterns = [
     path("", views.standard_list, name="list"),
+    path("import/", views.standard_import, name="import"),
+    path("<str:reference>/compare/<str:old>/<str:new>/", views.standard_compare, name="compare"),
     path("<str:reference>/<str:version>/", views.standard_detail, name="detail"),
 ]

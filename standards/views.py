@@ -1,17 +1,44 @@
+from functools import wraps
 from itertools import groupby
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 
-from .forms import KSBSearchForm
+from .diff import compare_ksbs
+from .forms import KSBSearchForm, StandardImportForm
+from .importer import ImportRefused, import_standards
 from .models import KSB, Standard
+
+
+def may_import(user) -> bool:
+    """Provider admins load standards for their cohorts; site administrators may too.
+
+    The role is read by name: the catalogue depends on nothing else of ours.
+    """
+    return user.is_authenticated and (getattr(user, "role", "") == "provider_admin" or user.is_superuser)
+
+
+def importers_only(view):
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not may_import(request.user):
+            raise PermissionDenied("Only a provider admin imports standards.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
 def standard_list(request):
     standards = Standard.objects.annotate(ksb_count=Count("ksbs"))
-    return render(request, "standards/standard_list.html", {"standards": standards})
+    return render(
+        request, "standards/standard_list.html", {"standards": standards, "may_import": may_import(request.user)}
+    )
 
 
 @login_required
@@ -36,5 +63,41 @@ def standard_detail(request, reference: str, version: str):
             "query": query,
             "match_count": sum(len(items) for _, items in groups),
             "qualifications": standard.aligned_qualifications.all(),
+            "duties": standard.duties.prefetch_related("ksbs", "options"),
+            "options": standard.options.all(),
+            "other_versions": standard.other_versions(),
         },
     )
+
+
+@login_required
+def standard_compare(request, reference: str, old: str, new: str):
+    """What changed from one version of a standard to another: KSBs added, removed, reworded."""
+    versions = {s.version: s for s in Standard.objects.filter(reference=reference.upper(), version__in=[old, new])}
+    if old not in versions or new not in versions:
+        raise Http404("No such version of this standard.")
+    changes = compare_ksbs(versions[old].ksbs.all(), versions[new].ksbs.all())
+    return render(
+        request,
+        "standards/standard_compare.html",
+        {"old": versions[old], "new": versions[new], "changes": changes},
+    )
+
+
+@importers_only
+def standard_import(request):
+    """Upload a standard's JSON as the public standards API gives it."""
+    form = StandardImportForm(request.POST, request.FILES) if request.method == "POST" else StandardImportForm()
+    if form.is_bound and form.is_valid():
+        try:
+            outcomes = import_standards(form.cleaned_data["file"])
+        except ImportRefused as refused:
+            for problem in refused.problems:
+                form.add_error("file", problem)
+        else:
+            for outcome in outcomes:
+                messages.success(request, outcome.summary)
+            if len(outcomes) == 1:
+                return redirect(outcomes[0].standard)
+            return redirect("standards:list")
+    return render(request, "standards/standard_import.html", {"form": form})

@@ -4,6 +4,7 @@ from evidence.models import EvidenceItem
 from portal.decorators import role_required
 from portal.models import Apprenticeship, Notice, User
 
+from ..duties import duties_of, duty_coverage
 from ..models import Decision
 from ..progress import progress_of
 
@@ -23,12 +24,14 @@ def apprentice_home(request):
         .order_by("decided_at", "pk")
     ):
         latest[decision.version.item_id] = decision
+    coverage = progress_of(apprenticeship)
     return render(
         request,
         "reviews/apprentice_home.html",
         {
             "apprenticeship": apprenticeship,
-            "coverage": progress_of(apprenticeship),
+            "coverage": coverage,
+            "duties": duty_coverage(coverage, duties_of(apprenticeship.standard)),
             "returned": list(latest.values()),
             "drafts": items.filter(status=EvidenceItem.Status.DRAFT).with_versions(),
             "item_count": items.count(),

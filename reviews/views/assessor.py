@@ -12,9 +12,12 @@ from portal.models import Apprenticeship, User
 from standards.models import KSB
 
 from .. import services
+from ..duties import duties_of, duty_coverage
+from ..exports import may_export
 from ..forms import AcceptForm, ReturnForm, RevokeForm, SignOffForm
 from ..models import SignedFile, SignOff
 from ..progress import progress_for, progress_of
+from ..versions import left_on_earlier_versions, may_move, newer_versions
 
 assessor_only = role_required(User.Role.ASSESSOR)
 
@@ -103,10 +106,18 @@ def apprenticeship_progress(request, pk: int):
     """One apprenticeship's coverage grid, each KSB linking to its evidence and sign-off."""
     apprenticeship = get_object_or_404(Apprenticeship.objects.visible_to(request.user).with_people(), pk=pk)
     is_apprentice = apprenticeship.apprentice_id == request.user.pk
+    coverage = progress_of(apprenticeship, drafts=is_apprentice)
     return render(
         request,
         "reviews/apprenticeship.html",
-        {"apprenticeship": apprenticeship, "coverage": progress_of(apprenticeship, drafts=is_apprentice)},
+        {
+            "apprenticeship": apprenticeship,
+            "coverage": coverage,
+            "duties": duty_coverage(coverage, duties_of(apprenticeship.standard)),
+            "left_behind": left_on_earlier_versions(apprenticeship),
+            "can_move": may_move(request.user, apprenticeship) and bool(newer_versions(apprenticeship.standard)),
+            "can_export": may_export(request.user, apprenticeship),
+        },
     )
 
 

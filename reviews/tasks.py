@@ -1,0 +1,49 @@
+"""Workers' jobs for the reviews layer. Each takes ids and calls one function of `exports`."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from . import exports
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
+    time_limit=settings.EXPORT_TIME_LIMIT,
+    max_retries=3,
+)
+def render_export(self, export_id: int) -> None:
+    """Renders one export. Acknowledged only when done, so a worker that dies leaves it queued."""
+    try:
+        exports.run_export(export_id)
+    except (OperationalError, ConnectionError, TimeoutError) as error:
+        # Transient: the database or storage was briefly unreachable.
+        if self.request.retries >= self.max_retries:
+            exports.fail_export(export_id, "The export could not reach the database or file storage. Try again later.")
+            raise
+        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 2)) from error
+    except Exception as error:
+        log.exception("export %s failed", export_id)
+        exports.fail_export(export_id, f"The export failed unexpectedly: {error}. The team has been told.")
+        raise
+
+
+@shared_task
+def delete_expired_exports() -> int:
+    return exports.delete_expired_exports()
+
+
+@shared_task
+def requeue_stalled_exports() -> int:
+    """Puts back on the queue exports whose worker vanished without a word."""
+    stalled = exports.stalled_exports()
+    for export in stalled:
+        exports.requeue(export)
+    return len(stalled)
