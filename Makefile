@@ -61,7 +61,8 @@ beat: install
 # Measures the portfolio export on a throwaway database; prints figures, never fails on speed.
 bench-pdf: install
 	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
-	  export DATABASE_URL="sqlite:///$$dir/bench.sqlite3" MEDIA_ROOT="$$dir/media" REDIS_URL=; \
+	  export DATABASE_URL="sqlite:///$$dir/bench.sqlite3" MEDIA_ROOT="$$dir/media" REDIS_URL= \
+	    EMAIL_URL=dummymail:// LOG_LEVEL=WARNING; \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py bench_pdf
 
 clean:
