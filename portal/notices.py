@@ -33,3 +33,8 @@ def dismiss_notice(*, notice: Notice, by: User) -> None:
     if notice.recipient_id != by.pk:
         raise PermissionError("Only the recipient dismisses a notice.")
     Notice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def dismiss_all_notices(*, by: User) -> int:
+    return Notice.objects.filter(recipient=by, read_at__isnull=True).update(read_at=timezone.now())

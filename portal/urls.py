@@ -39,6 +39,7 @@ account_patterns = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss_notice"),
+    path("notices/dismiss/", views.dismiss_all_notices, name="dismiss_all_notices"),
     path("accounts/", include(account_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("standards/", include("standards.urls")),

@@ -43,3 +43,10 @@ def dismiss_notice(request, pk: int):
     notice = get_object_or_404(Notice, pk=pk, recipient=request.user)
     notices.dismiss_notice(notice=notice, by=request.user)
     return redirect("home")
+
+
+@login_required
+@require_POST
+def dismiss_all_notices(request):
+    notices.dismiss_all_notices(by=request.user)
+    return redirect("home")

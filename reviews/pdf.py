@@ -35,6 +35,7 @@ from evidence.models import EvidenceFile
 from evidence.uploads import ALLOWED_TYPES
 from portal.models import Apprenticeship
 
+from .charts import activity_over_time
 from .portfolio import EvidenceEntry, Portfolio, portfolio_of
 
 # WeasyPrint logs each step, and each page laid out, at INFO: hundreds of lines per export in a
@@ -270,6 +271,7 @@ def portfolio_document_input(
             "portfolio": portfolio,
             "apprenticeship": portfolio.apprenticeship,
             "coverage": portfolio.coverage,
+            "activity": activity_over_time(portfolio.apprenticeship, today=timezone.localdate(portfolio.exported_at)),
             "entries": entries,
             "title": document_title(portfolio.apprenticeship),
             "attached_count": sum(len(row.files) for row in entries),

@@ -83,7 +83,7 @@ def test_home_queries_do_not_grow_with_items(client, apprenticeship, django_asse
     portfolio_of_200(apprenticeship)
     client.force_login(apprenticeship.apprentice)
     # One more than the grid's own for the standard's duties (none for ST0220).
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         response = client.get("/portfolio/")
     assert sum(cell.item_count for cell in response.context["coverage"].cells) == 600
 
@@ -273,3 +273,45 @@ def test_queue_and_caseload_queries_do_not_grow_with_the_caseload(
         len(response.context["queue"])
         == EvidenceItem.objects.filter(apprenticeship__in=cohort, status=EvidenceItem.Status.SUBMITTED).count()
     )
+
+
+def test_home_shows_the_newest_notices_and_counts_the_rest(client, apprenticeship, apprentice):
+    from portal.models import Notice
+
+    for n in range(5):
+        Notice.objects.create(recipient=apprentice, message=f"Notice number {n}")
+    client.force_login(apprentice)
+    body = client.get("/portfolio/").content.decode()
+    assert body.count("Notice number") == 3
+    assert "and 2 earlier notices." in body
+    client.post("/notices/dismiss/")
+    assert Notice.objects.filter(recipient=apprentice, read_at__isnull=True).count() == 0
+    assert "Notice number" not in client.get("/portfolio/").content.decode()
+
+
+def test_the_activity_chart_counts_submissions_and_sign_offs_by_month(apprenticeship):
+    import datetime as dt
+
+    from reviews.charts import activity_over_time
+
+    signed_off(apprenticeship, "K1")
+    evidence(apprenticeship, codes=("K2",), submit=True)
+    old = evidence(apprenticeship, codes=("K3",), submit=True)
+    two_months_ago = timezone.now() - dt.timedelta(days=62)
+    EvidenceVersion.objects.filter(item=old).update(submitted_at=two_months_ago)
+    chart = activity_over_time(apprenticeship, months=6)
+    assert chart.total_submitted == 3 and chart.total_signed_off == 1
+    this_month = chart.months[-1]
+    assert (this_month.submitted, this_month.signed_off) == (2, 1)
+    assert sum(m.submitted for m in chart.months[:-1]) == 1
+    assert all(0 <= m.submitted_height <= 120 for m in chart.months)
+    assert this_month.submitted_height > this_month.signed_off_height > 0
+
+
+def test_the_activity_chart_is_on_the_home_and_apprenticeship_pages(client, apprenticeship, apprentice, assessor):
+    signed_off(apprenticeship, "K1")
+    for person, url in ((apprentice, "/portfolio/"), (assessor, f"/apprenticeships/{apprenticeship.pk}/")):
+        client.force_login(person)
+        body = client.get(url).content.decode()
+        assert body.count('<svg class="activity-chart"') == 1
+        assert "1 submission and 1 sign-off in all." in body

@@ -4,9 +4,12 @@ from evidence.models import EvidenceItem
 from portal.decorators import role_required
 from portal.models import Apprenticeship, Notice, User
 
+from ..charts import activity_over_time
 from ..duties import duties_of, duty_coverage
 from ..models import Decision
 from ..progress import progress_of
+
+NOTICES_SHOWN = 3
 
 
 @role_required(User.Role.APPRENTICE)
@@ -16,6 +19,7 @@ def apprentice_home(request):
     if apprenticeship is None:
         return render(request, "evidence/no_apprenticeship.html")
     items = EvidenceItem.objects.filter(apprenticeship=apprenticeship)
+    unread = list(Notice.objects.filter(recipient=request.user, read_at__isnull=True)[:50])
     # The feedback to act on: the latest decision on each item now returned.
     latest: dict[int, Decision] = {}
     for decision in (
@@ -31,10 +35,13 @@ def apprentice_home(request):
         {
             "apprenticeship": apprenticeship,
             "coverage": coverage,
+            "activity": activity_over_time(apprenticeship),
             "duties": duty_coverage(coverage, duties_of(apprenticeship.standard)),
             "returned": list(latest.values()),
             "drafts": items.filter(status=EvidenceItem.Status.DRAFT).with_versions(),
             "item_count": items.count(),
-            "notices": Notice.objects.filter(recipient=request.user, read_at__isnull=True)[:10],
+            # The newest few; the rest are counted, so the page never opens on a wall of notices.
+            "notices": unread[:NOTICES_SHOWN],
+            "more_notices": max(0, len(unread) - NOTICES_SHOWN),
         },
     )

@@ -12,6 +12,7 @@ from portal.models import Apprenticeship, User
 from standards.models import KSB
 
 from .. import services
+from ..charts import activity_over_time
 from ..duties import duties_of, duty_coverage
 from ..exports import may_export
 from ..forms import AcceptForm, ReturnForm, RevokeForm, SignOffForm
@@ -113,6 +114,7 @@ def apprenticeship_progress(request, pk: int):
         {
             "apprenticeship": apprenticeship,
             "coverage": coverage,
+            "activity": activity_over_time(apprenticeship),
             "duties": duty_coverage(coverage, duties_of(apprenticeship.standard)),
             "left_behind": left_on_earlier_versions(apprenticeship),
             "can_move": may_move(request.user, apprenticeship) and bool(newer_versions(apprenticeship.standard)),
