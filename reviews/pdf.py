@@ -36,6 +36,7 @@ from evidence.uploads import ALLOWED_TYPES
 from portal.models import Apprenticeship
 
 from .charts import activity_over_time
+from .duties import duties_of, duty_coverage
 from .portfolio import EvidenceEntry, Portfolio, portfolio_of
 
 # WeasyPrint logs each step, and each page laid out, at INFO: hundreds of lines per export in a
@@ -272,6 +273,7 @@ def portfolio_document_input(
             "apprenticeship": portfolio.apprenticeship,
             "coverage": portfolio.coverage,
             "activity": activity_over_time(portfolio.apprenticeship, today=timezone.localdate(portfolio.exported_at)),
+            "duties": duty_coverage(portfolio.coverage, duties_of(portfolio.apprenticeship.standard)),
             "entries": entries,
             "title": document_title(portfolio.apprenticeship),
             "attached_count": sum(len(row.files) for row in entries),

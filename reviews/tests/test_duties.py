@@ -99,3 +99,31 @@ def test_home_queries_do_not_grow_with_duties(
     with django_assert_max_num_queries(16):
         response = client.get("/portfolio/")
     assert response.context["duties"].total == 11
+
+
+def test_the_portfolio_pdf_shows_coverage_by_duty(with_duties):
+    import io
+
+    from pypdf import PdfReader
+
+    from reviews.pdf import render_portfolio
+
+    for code in ("K1", "K2", "S1", "B1"):
+        signed_off(with_duties, code)
+    reader = PdfReader(io.BytesIO(render_portfolio(with_duties)))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Coverage by duty" in text
+    assert "1 of 4 duties covered" in text
+    assert "Coverage by duty" in [item.title for item in reader.outline if not isinstance(item, list)]
+
+
+def test_a_pdf_of_a_standard_without_duties_has_no_duty_section(apprenticeship):
+    import io
+
+    from pypdf import PdfReader
+
+    from reviews.pdf import render_portfolio
+
+    signed_off(apprenticeship, "K1")
+    reader = PdfReader(io.BytesIO(render_portfolio(apprenticeship)))
+    assert "Coverage by duty" not in "\n".join(page.extract_text() for page in reader.pages[:4])
