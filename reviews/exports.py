@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from portal.models import Apprenticeship, Organisation, User
 
+from .cohort import is_inactive
 from .models import Export, SignOff
 from .pdf import PortfolioRenderError, portfolio_filename, render_portfolio
 from .progress import progress_for
@@ -71,7 +72,12 @@ def request_portfolio_export(*, apprenticeship: Apprenticeship, by: User) -> Exp
 
 @transaction.atomic
 def request_cohort_export(
-    *, by: User, assessor: User | None = None, employer: Organisation | None = None, status: str = ""
+    *,
+    by: User,
+    assessor: User | None = None,
+    employer: Organisation | None = None,
+    status: str = "",
+    inactive_only: bool = False,
 ) -> Export:
     """Queues one zip of every portfolio of the provider's cohort, optionally narrowed."""
     if by.role != User.Role.PROVIDER_ADMIN:
@@ -80,6 +86,7 @@ def request_cohort_export(
         raise ValidationError("Choose a status from the list.")
     filters = {"assessor": assessor.pk if assessor else None, "employer": employer.pk if employer else None}
     filters["status"] = status
+    filters["inactive_only"] = inactive_only
     if not _cohort(by, filters):
         raise ValidationError("No apprentice matches these filters, so there is nothing to export.")
     export = Export.objects.create(
@@ -98,7 +105,12 @@ def _cohort(user: User, filters: dict) -> list[Apprenticeship]:
         apprenticeships = apprenticeships.filter(employer_id=filters["employer"])
     if filters.get("status"):
         apprenticeships = apprenticeships.filter(status=filters["status"])
-    return list(apprenticeships)
+    apprenticeships = list(apprenticeships)
+    if filters.get("inactive_only"):
+        coverage = progress_for(apprenticeships, drafts=False)
+        now = timezone.now()
+        apprenticeships = [a for a in apprenticeships if is_inactive(a, coverage[a.pk].last_activity, now=now)]
+    return apprenticeships
 
 
 class ExportFailed(Exception):

@@ -222,3 +222,14 @@ def test_the_export_button_shows_for_those_who_may_export(client, portfolio, ass
         client.force_login(person)
         page = client.get(f"/apprenticeships/{portfolio.pk}/").content.decode()
         assert ("Export portfolio PDF" in page) is shown
+
+
+def test_a_cohort_export_can_hold_only_the_apprentices_with_no_activity(
+    portfolio, other_apprenticeship, provider_admin, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = exports.request_cohort_export(by=provider_admin, inactive_only=True)
+    export.refresh_from_db()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(export.file.open("rb").read())).read("manifest.json"))
+    # The other apprentice has done nothing since starting in 2025; the first has just been signed off.
+    assert [p["email"] for p in manifest["portfolios"]] == [other_apprenticeship.apprentice.email]

@@ -32,7 +32,11 @@ def start_cohort_export(request):
     data = form.cleaned_data
     try:
         export = exports.request_cohort_export(
-            by=request.user, assessor=data.get("assessor"), employer=data.get("employer"), status=data.get("status", "")
+            by=request.user,
+            assessor=data.get("assessor"),
+            employer=data.get("employer"),
+            status=data.get("status", ""),
+            inactive_only=data.get("inactive", False),
         )
     except ValidationError as error:
         messages.error(request, error.messages[0])
