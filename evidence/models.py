@@ -9,6 +9,7 @@ the last one, so every version anyone has seen stays readable as it was.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
@@ -273,3 +274,79 @@ class KSBMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ksb.code} ← {self.version}"
+
+
+class OTJActivityQuerySet(models.QuerySet["OTJActivity"]):
+    def visible_to(self, user: User) -> OTJActivityQuerySet:
+        """Whoever may see the apprenticeship may see its off-the-job log."""
+        return self.filter(apprenticeship__in=Apprenticeship.objects.visible_to(user))
+
+    def counted(self) -> OTJActivityQuerySet:
+        """Entries that count towards the hours logged: everything but those queried by the assessor."""
+        return self.exclude(status=OTJActivity.Status.QUERIED)
+
+
+class OTJActivity(models.Model):
+    """An off-the-job training activity: learning in paid hours, away from normal work duties.
+
+    Logged by the apprentice, or by their mentor or assessor on their behalf; the assessor then
+    verifies it, or queries it with a reason. A queried entry can be corrected and goes back to
+    waiting for verification; a verified one no longer changes.
+    """
+
+    class Type(models.TextChoices):
+        TEACHING = "teaching", "Teaching of theory"
+        SHADOWING = "shadowing", "Shadowing"
+        SIMULATION = "simulation", "Simulation exercise"
+        INDUSTRY_VISIT = "industry_visit", "Industry visit"
+        WRITING = "writing", "Writing assignments"
+        ONLINE = "online", "Online learning"
+        MENTORING = "mentoring", "Mentoring"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        LOGGED = "logged", "Awaiting verification"
+        VERIFIED = "verified", "Verified"
+        QUERIED = "queried", "Queried"
+
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.PROTECT, related_name="otj_activities")
+    date = models.DateField()
+    minutes = models.PositiveIntegerField(help_text="How long the activity took, in minutes.")
+    activity_type = models.CharField(max_length=20, choices=Type.choices)
+    description = models.TextField()
+    ksbs = models.ManyToManyField(KSB, blank=True, related_name="otj_activities")
+    evidence = models.ForeignKey(
+        EvidenceItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="otj_activities"
+    )
+    logged_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    logged_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LOGGED)
+    query_reason = models.TextField(blank=True)
+    checked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OTJActivityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        verbose_name = "off-the-job activity"
+        verbose_name_plural = "off-the-job activities"
+        indexes = [models.Index(fields=["apprenticeship", "date"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="otj_activity_takes_time"),
+            models.CheckConstraint(
+                condition=Q(status__in=["logged", "verified", "queried"]), name="otj_activity_status_valid"
+            ),
+            models.CheckConstraint(condition=~Q(status="queried") | ~Q(query_reason=""), name="otj_query_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_activity_type_display()} on {self.date:%d %b %Y} ({self.hours} h)"
+
+    @property
+    def hours(self) -> Decimal:
+        return (Decimal(self.minutes) / 60).quantize(Decimal("0.01"))
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status != self.Status.VERIFIED

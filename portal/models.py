@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -21,6 +24,14 @@ class Organisation(models.Model):
     name = models.CharField(max_length=255)
     ukprn = models.CharField(
         "UKPRN", max_length=8, blank=True, help_text="UK Provider Reference Number, for training providers."
+    )
+    safeguarding_lead = models.ForeignKey(
+        "User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The provider's designated safeguarding lead: who hears of a concern raised in a progress review.",
     )
 
     class Meta:
@@ -221,6 +232,14 @@ class Apprenticeship(models.Model):
     )
     start_date = models.DateField()
     planned_end_date = models.DateField()
+    # The off-the-job rules before August 2025 depend on the hours in the employment contract.
+    contracted_hours_per_week = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("37.5"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("80"))],
+        help_text="Hours a week in the apprentice's contract of employment.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -253,6 +272,35 @@ class Apprenticeship(models.Model):
                 errors[field] = f"{person} does not belong to this apprenticeship's {where}."
         if errors:
             raise ValidationError(errors)
+
+
+class BreakInLearning(models.Model):
+    """A period when the apprentice is not learning: the off-the-job clock stops while it lasts.
+
+    An open break has no `ends_on` yet; the apprenticeship is on "Break in learning" meanwhile.
+    """
+
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.CASCADE, related_name="breaks")
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True, help_text="The last day of the break; empty while it lasts.")
+    reason = models.CharField(max_length=300)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "pk"]
+        verbose_name_plural = "breaks in learning"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")), name="break_ends_after_start"
+            ),
+            models.UniqueConstraint(
+                fields=["apprenticeship"], condition=Q(ends_on__isnull=True), name="one_open_break_per_apprenticeship"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Break from {self.starts_on:%d %b %Y}" + (f" to {self.ends_on:%d %b %Y}" if self.ends_on else "")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -1,4 +1,8 @@
-"""Judgements on evidence: assessors' decisions, KSB sign-offs, and IQA sampling of both."""
+"""Judgements on evidence and on the programme.
+
+Assessors' decisions, KSB sign-offs and IQA sampling of both; progress reviews, training plans
+and their three-party signatures; gateway confirmations; exports; reminders already sent.
+"""
 
 from __future__ import annotations
 
@@ -227,3 +231,222 @@ class Export(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+class Party(models.TextChoices):
+    """The three who sign a progress review or a training plan, each in their own account."""
+
+    APPRENTICE = "apprentice", "Apprentice"
+    MENTOR = "mentor", "Employer mentor"
+    ASSESSOR = "assessor", "Assessor"
+
+
+class ProgrammeQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> models.QuerySet:
+        """Whoever may see the apprenticeship may see its progress reviews and training plans."""
+        return self.filter(apprenticeship__in=Apprenticeship.objects.visible_to(user))
+
+
+class ProgressReview(models.Model):
+    """A tripartite progress review, recorded by the assessor in the funding rules' terms.
+
+    The off-the-job hours and the KSB coverage are captured when the review is recorded and
+    never recomputed, so the review says what everyone saw that day. Once the apprentice, the
+    employer mentor and the assessor have all signed, it is locked.
+    """
+
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.PROTECT, related_name="progress_reviews")
+    held_on = models.DateField("held on")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    actions_since_last = models.TextField("actions and training since the last review")
+    progress_against_plan = models.TextField("progress against the training plan")
+    plan_updates = models.TextField("updates to the training plan", blank=True)
+    wellbeing = models.TextField("wellbeing")
+    concerns = models.TextField("concerns or changes of circumstance", blank=True)
+    safeguarding_concern = models.BooleanField("raise a safeguarding concern", default=False)
+    # Seen by the provider's staff only: never by the employer, never in the portfolio PDF.
+    safeguarding_details = models.TextField(blank=True)
+    otj_logged_hours = models.DecimalField(max_digits=7, decimal_places=2)
+    otj_verified_hours = models.DecimalField(max_digits=7, decimal_places=2)
+    otj_expected_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True)
+    otj_required_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True)
+    ksb_signed_off = models.PositiveSmallIntegerField()
+    ksb_total = models.PositiveSmallIntegerField()
+    # {"K1": "signed_off", "K2": "accepted", ...}: each KSB's state when the review was recorded.
+    coverage = models.JSONField(default=dict)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProgrammeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+        indexes = [models.Index(fields=["apprenticeship", "held_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(safeguarding_concern=False) | ~Q(safeguarding_details=""),
+                name="safeguarding_concern_has_details",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Progress review of {self.held_on:%d %b %Y}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:progress_review", args=[self.pk])
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def otj_shortfall(self):
+        """Hours behind the straight-line trajectory on the day, or None when on track or not known."""
+        if self.otj_expected_hours is None or self.otj_logged_hours >= self.otj_expected_hours:
+            return None
+        return self.otj_expected_hours - self.otj_logged_hours
+
+
+class ReviewAction(models.Model):
+    """An agreed next action from a progress review: what, by whom, by when."""
+
+    review = models.ForeignKey(ProgressReview, on_delete=models.CASCADE, related_name="actions")
+    description = models.CharField(max_length=300)
+    owner = models.CharField(max_length=10, choices=Party.choices)
+    due_on = models.DateField("due on")
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.get_owner_display()}, by {self.due_on:%d %b %Y})"
+
+
+class TrainingPlan(models.Model):
+    """One version of an apprenticeship's training plan. A change after anyone signed is a new version."""
+
+    class EnglishMaths(models.TextChoices):
+        WORKING_TOWARDS = "working_towards", "Working towards"
+        ACHIEVED = "achieved", "Achieved (evidence recorded)"
+        EXEMPT = "exempt", "Exempt (prior attainment recorded)"
+
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.PROTECT, related_name="training_plans")
+    version = models.PositiveSmallIntegerField()
+    planned_otj_hours = models.PositiveIntegerField("planned off-the-job hours")
+    planned_end_date = models.DateField()
+    epa_organisation = models.CharField("end-point assessment organisation", max_length=200)
+    english_status = models.CharField("English", max_length=20, choices=EnglishMaths.choices)
+    english_evidence = models.CharField("English evidence", max_length=300, blank=True)
+    maths_status = models.CharField("maths", max_length=20, choices=EnglishMaths.choices)
+    maths_evidence = models.CharField("maths evidence", max_length=300, blank=True)
+    text = models.TextField("the plan")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProgrammeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["apprenticeship", "version"], name="training_plan_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="training_plan_version_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Training plan v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:training_plan", args=[self.apprenticeship_id])
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def english_and_maths_recorded(self) -> bool:
+        """Both achieved or exempt, each with the evidence written down."""
+        done = (self.EnglishMaths.ACHIEVED, self.EnglishMaths.EXEMPT)
+        return (
+            self.english_status in done
+            and self.maths_status in done
+            and bool(self.english_evidence.strip())
+            and bool(self.maths_evidence.strip())
+        )
+
+
+class Signature(models.Model):
+    """One party's signature on a progress review or a training plan, over the content as it was."""
+
+    review = models.ForeignKey(
+        ProgressReview, on_delete=models.PROTECT, null=True, blank=True, related_name="signatures"
+    )
+    plan = models.ForeignKey(TrainingPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="signatures")
+    party = models.CharField(max_length=10, choices=Party.choices)
+    signer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(auto_now_add=True)
+    # SHA-256 of what was signed, so a later change to it would show.
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["signed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(review__isnull=False) & Q(plan__isnull=True))
+                | (Q(review__isnull=True) & Q(plan__isnull=False)),
+                name="signature_on_one_document",
+            ),
+            models.UniqueConstraint(
+                fields=["review", "party"], condition=Q(review__isnull=False), name="one_signature_per_party_on_review"
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "party"], condition=Q(plan__isnull=False), name="one_signature_per_party_on_plan"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Signed by {self.signer} as {self.get_party_display().lower()}"
+
+
+class GatewayConfirmation(models.Model):
+    """The employer's or the provider's recorded agreement that the apprentice is ready for gateway."""
+
+    class Party(models.TextChoices):
+        EMPLOYER = "employer", "Employer"
+        PROVIDER = "provider", "Training provider"
+
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.PROTECT, related_name="gateway_confirmations")
+    party = models.CharField(max_length=10, choices=Party.choices)
+    confirmed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(auto_now_add=True)
+    comment = models.CharField(max_length=500, blank=True)
+
+    objects = ProgrammeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["confirmed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["apprenticeship", "party"], name="one_gateway_confirmation_per_party"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_party_display()} agrees the apprentice is ready for gateway"
+
+
+class SentReminder(models.Model):
+    """A reminder already sent for a condition, so the periodic run sends it once, not every time.
+
+    The row goes when the condition clears, so the same condition arising again is reminded again.
+    """
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=120, help_text="The condition, e.g. 'review-due:12:2026-03-01'.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recipient", "key"], name="reminder_once_per_condition")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -33,6 +33,14 @@ class Standard(models.Model):
     latest_start_date = models.DateField(null=True, blank=True)
     latest_end_date = models.DateField(null=True, blank=True)
     standard_page_url = models.URLField(max_length=500, blank=True)
+    # Published per standard for starts from 1 August 2025; the standards API does not carry it,
+    # so a provider admin enters it.
+    minimum_otj_hours = models.PositiveIntegerField(
+        "minimum off-the-job hours",
+        null=True,
+        blank=True,
+        help_text="Minimum off-the-job training hours published for this version (starts from 1 Aug 2025).",
+    )
     assessment_plan_url = models.URLField(max_length=500, blank=True)
 
     objects = StandardManager()
