@@ -59,3 +59,20 @@ def portfolio_of_200(apprenticeship):
             item.accept()
             item.save()
     return apprenticeship
+
+
+def otj_activity(apprenticeship, *, on=datetime.date(2025, 10, 6), hours=3, status=None, by=None, **fields):
+    """An off-the-job entry written straight to the table, for tests about sums and pages."""
+    from evidence.models import OTJActivity
+
+    activity = OTJActivity.objects.create(
+        apprenticeship=apprenticeship,
+        date=on,
+        minutes=round(hours * 60),
+        activity_type=fields.pop("activity_type", OTJActivity.Type.TEACHING),
+        description=fields.pop("description", "Haematology theory session with the training lead"),
+        logged_by=by or apprenticeship.apprentice,
+        status=status or OTJActivity.Status.LOGGED,
+        **fields,
+    )
+    return activity
