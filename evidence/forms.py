@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from standards.models import KSB
 
-from .models import EvidenceFile, EvidenceItem
+from .models import EvidenceFile, EvidenceItem, OTJActivity
 from .uploads import ACCEPTED_SUMMARY, check_upload
 
 
@@ -143,3 +143,121 @@ class EvidenceFilterForm(forms.Form):
         if not parsed:
             raise ValidationError("Enter a KSB code such as K1, S18 or B1.")
         return parsed
+
+
+# --- Off-the-job hours -------------------------------------------------------------------------
+
+
+class OTJActivityForm(forms.Form):
+    """An off-the-job entry.
+
+    How long it took is asked as hours and minutes, so nobody has to turn 1 h 45 into 1.75.
+    """
+
+    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    hours = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=24,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"invalid": "Enter the hours as a whole number, e.g. 2."},
+    )
+    minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=59,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}),
+        error_messages={"invalid": "Enter the minutes as a whole number, e.g. 30."},
+    )
+    activity_type = forms.ChoiceField(label="Type of activity", choices=OTJActivity.Type.choices)
+    description = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you did and what it taught you.",
+        error_messages={"required": "Say what the activity was and what it taught you."},
+    )
+    ksbs = forms.ModelMultipleChoiceField(
+        label="KSBs it develops",
+        queryset=KSB.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Choose KSBs of this apprenticeship's standard only."},
+    )
+    evidence = forms.ModelChoiceField(
+        label="Evidence it produced",
+        queryset=EvidenceItem.objects.none(),
+        required=False,
+        empty_label="None",
+        error_messages={"invalid_choice": "Choose an evidence item of this apprenticeship's portfolio."},
+    )
+
+    def __init__(self, *args, ksbs: list[KSB], evidence_items: list[EvidenceItem], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ksb_list = ksbs
+        self.fields["ksbs"].queryset = KSB.objects.filter(pk__in=[k.pk for k in ksbs])
+        self.fields["evidence"].queryset = EvidenceItem.objects.filter(pk__in=[i.pk for i in evidence_items])
+        # Choices from the lists already loaded, so rendering costs no query; each item's `label` is
+        # the title this person may read (the view sets it).
+        self.fields["evidence"].choices = [("", "None"), *((i.pk, i.label) for i in evidence_items)]
+        self.fields["ksbs"].choices = [(k.pk, k.code) for k in ksbs]
+
+    def clean(self):
+        cleaned = super().clean()
+        hours, minutes = cleaned.get("hours"), cleaned.get("minutes")
+        if "hours" in self.errors or "minutes" in self.errors:
+            return cleaned
+        total = (hours or 0) * 60 + (minutes or 0)
+        if total == 0:
+            self.add_error("hours", "Enter how long the activity took, in hours and minutes.")
+        elif total > 24 * 60:
+            self.add_error("hours", "An activity takes at most 24 hours: split longer ones over the days they took.")
+        cleaned["duration"] = total
+        return cleaned
+
+    def ksb_groups(self) -> list[tuple[str, list[tuple[KSB, bool]]]]:
+        """The standard's KSBs by kind (K, S, B), each with whether it is ticked."""
+        value = self["ksbs"].value() or []
+        ticked = {str(getattr(v, "pk", v)) for v in value}
+        labels = dict(KSB.Kind.choices)
+        groups: dict[str, list[tuple[KSB, bool]]] = {}
+        for ksb in self.ksb_list:
+            groups.setdefault(labels[ksb.kind], []).append((ksb, str(ksb.pk) in ticked))
+        return list(groups.items())
+
+    @property
+    def content(self) -> dict:
+        """The cleaned entry, as the OTJ services take it."""
+        data = self.cleaned_data
+        return {
+            "date": data["date"],
+            "minutes": data["duration"],
+            "activity_type": data["activity_type"],
+            "description": data["description"],
+            "ksbs": list(data["ksbs"]),
+            "evidence": data["evidence"],
+        }
+
+    @staticmethod
+    def initial_from(activity: OTJActivity) -> dict:
+        return {
+            "date": activity.date,
+            "hours": activity.minutes // 60,
+            "minutes": activity.minutes % 60,
+            "activity_type": activity.activity_type,
+            "description": activity.description,
+            "ksbs": [k.pk for k in activity.ksbs.all()],
+            "evidence": activity.evidence_id,
+        }
+
+
+class OTJFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OTJActivity.Status.choices])
+
+
+class OTJQueryForm(forms.Form):
+    reason = forms.CharField(
+        label="What is wrong with this entry",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Say what is wrong with the entry, so it can be corrected."},
+    )

@@ -11,12 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
-from portal.models import Apprenticeship, User
+from portal import audit
+from portal.models import Apprenticeship, Notice, User
+from portal.notices import notify
 from standards.models import KSB
 
-from .models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping
+from .models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping, OTJActivity
 from .tasks import make_print_copy_task
 from .uploads import check_upload, sha256_of
 
@@ -238,3 +243,290 @@ def delete_draft(*, item: EvidenceItem, by: User) -> None:
     files = list(EvidenceFile.objects.filter(versions__item=item).distinct())
     item.delete()
     _forget_unused(files)
+
+
+# --- Off-the-job hours -------------------------------------------------------------------------
+
+# The longest an activity logged for one day can take.
+MAX_OTJ_MINUTES = 24 * 60
+
+
+def duration_text(minutes: int) -> str:
+    """1 h 30 min, 3 h or 45 min: easier to read than 1.50 hours."""
+    hours, rest = divmod(minutes, 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if part)
+
+
+def may_log_otj(user: User, apprenticeship: Apprenticeship) -> bool:
+    """The apprentice logs their own hours; their mentor or assessor may log on their behalf."""
+    return user.is_authenticated and user.pk in {
+        apprenticeship.apprentice_id,
+        apprenticeship.mentor_id,
+        apprenticeship.assessor_id,
+    }
+
+
+def may_change_otj(user: User, activity: OTJActivity) -> bool:
+    """Whoever logged an entry, and the apprentice whose hours they are, may correct or delete it."""
+    return user.is_authenticated and user.pk in {activity.logged_by_id, activity.apprenticeship.apprentice_id}
+
+
+def _check_otj_open(apprenticeship: Apprenticeship) -> None:
+    if apprenticeship.status in Apprenticeship.CLOSED_STATUSES:
+        raise ValidationError(
+            f"This apprenticeship is {apprenticeship.get_status_display().lower()}; its off-the-job log is closed."
+        )
+
+
+def _check_otj_content(
+    *,
+    apprenticeship: Apprenticeship,
+    by: User,
+    date: datetime.date,
+    minutes: int,
+    description: str,
+    ksbs: Iterable[KSB],
+    evidence: EvidenceItem | None,
+) -> None:
+    """Every problem with an entry at once, keyed by the argument at fault so a form can show it there."""
+    errors: dict[str, list[str]] = {}
+    if not description.strip():
+        errors["description"] = ["Say what the activity was and what it taught you."]
+    if date > timezone.localdate():
+        errors.setdefault("date", []).append("The date is in the future: log an activity once it has happened.")
+    elif date < apprenticeship.start_date:
+        errors.setdefault("date", []).append(
+            f"The apprenticeship started on {apprenticeship.start_date:%-d %B %Y}: "
+            "off-the-job hours before then do not count."
+        )
+    else:
+        during = apprenticeship.breaks.filter(starts_on__lte=date).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=date)
+        )
+        if on_break := during.first():
+            until = f"to {on_break.ends_on:%-d %B %Y}" if on_break.ends_on else "and still going on"
+            errors.setdefault("date", []).append(
+                f"{date:%-d %B %Y} falls in a break in learning (from {on_break.starts_on:%-d %B %Y} {until}): "
+                "off-the-job hours are not logged during a break."
+            )
+    if not 0 < minutes <= MAX_OTJ_MINUTES:
+        errors.setdefault("minutes", []).append(
+            "An activity takes between 1 minute and 24 hours: split longer ones over the days they took."
+        )
+    foreign = sorted(ksb.code for ksb in ksbs if ksb.standard_id != apprenticeship.standard_id)
+    if foreign:
+        errors.setdefault("ksbs", []).append(
+            f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not part of this apprenticeship's standard."
+        )
+    if evidence is not None and (
+        evidence.apprenticeship_id != apprenticeship.pk
+        or not EvidenceItem.objects.visible_to(by).filter(pk=evidence.pk).exists()
+    ):
+        errors.setdefault("evidence", []).append("Choose an evidence item of this apprenticeship's portfolio.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _otj_snapshot(activity: OTJActivity) -> dict:
+    """What an audit entry keeps of an entry: enough to tell what it said at the time."""
+    return {
+        "date": activity.date,
+        "minutes": activity.minutes,
+        "activity_type": activity.activity_type,
+        "description": activity.description,
+        "ksbs": sorted(ksb.code for ksb in activity.ksbs.all()),
+        "evidence": activity.evidence_id,
+    }
+
+
+def _locked_activity(activity: OTJActivity) -> OTJActivity:
+    return OTJActivity.objects.select_for_update().select_related("apprenticeship__apprentice").get(pk=activity.pk)
+
+
+def _otj_log_url(apprenticeship: Apprenticeship) -> str:
+    return reverse("evidence:otj_log", args=[apprenticeship.pk])
+
+
+@transaction.atomic
+def log_otj_activity(
+    *,
+    apprenticeship: Apprenticeship,
+    by: User,
+    date: datetime.date,
+    minutes: int,
+    activity_type: str,
+    description: str,
+    ksbs: Iterable[KSB] = (),
+    evidence: EvidenceItem | None = None,
+) -> OTJActivity:
+    """Logs an off-the-job activity; it counts at once and waits for the assessor to verify it."""
+    ksbs = list(ksbs)
+    description = description.strip()
+    if not may_log_otj(by, apprenticeship):
+        raise PermissionDenied("Only the apprentice, their mentor or their assessor logs off-the-job hours.")
+    _check_otj_open(apprenticeship)
+    _check_otj_content(
+        apprenticeship=apprenticeship,
+        by=by,
+        date=date,
+        minutes=minutes,
+        description=description,
+        ksbs=ksbs,
+        evidence=evidence,
+    )
+    activity = OTJActivity.objects.create(
+        apprenticeship=apprenticeship,
+        date=date,
+        minutes=minutes,
+        activity_type=activity_type,
+        description=description,
+        evidence=evidence,
+        logged_by=by,
+    )
+    activity.ksbs.set(ksbs)
+    audit.record(
+        action="otj.logged",
+        actor=by,
+        apprenticeship=apprenticeship,
+        payload={"activity": activity.pk, **_otj_snapshot(activity)},
+    )
+    if by.pk != apprenticeship.apprentice_id:
+        notify(
+            recipient=apprenticeship.apprentice,
+            message=f"{by} logged {duration_text(minutes)} of off-the-job training for you on {date:%-d %b %Y}.",
+            url=_otj_log_url(apprenticeship),
+        )
+    return activity
+
+
+@transaction.atomic
+def update_otj_activity(
+    *,
+    activity: OTJActivity,
+    by: User,
+    date: datetime.date,
+    minutes: int,
+    activity_type: str,
+    description: str,
+    ksbs: Iterable[KSB] = (),
+    evidence: EvidenceItem | None = None,
+) -> OTJActivity:
+    """Corrects an entry not yet verified. A queried entry goes back to waiting for verification;
+    the query it answers stays in the audit log."""
+    ksbs = list(ksbs)
+    description = description.strip()
+    activity = _locked_activity(activity)
+    apprenticeship = activity.apprenticeship
+    if not may_change_otj(by, activity):
+        raise PermissionDenied("Only whoever logged this entry, or the apprentice, corrects it.")
+    _check_otj_open(apprenticeship)
+    if not activity.is_editable:
+        raise ValidationError("This entry has been verified, so it no longer changes.")
+    _check_otj_content(
+        apprenticeship=apprenticeship,
+        by=by,
+        date=date,
+        minutes=minutes,
+        description=description,
+        ksbs=ksbs,
+        evidence=evidence,
+    )
+    before = _otj_snapshot(activity)
+    answered_query = activity.query_reason if activity.status == OTJActivity.Status.QUERIED else ""
+    activity.date, activity.minutes, activity.activity_type = date, minutes, activity_type
+    activity.description, activity.evidence = description, evidence
+    activity.status = OTJActivity.Status.LOGGED
+    activity.query_reason, activity.checked_by, activity.checked_at = "", None, None
+    activity.save()
+    activity.ksbs.set(ksbs)
+    payload = {"activity": activity.pk, "before": before, "after": _otj_snapshot(activity)}
+    if answered_query:
+        payload["answered_query"] = answered_query
+    audit.record(action="otj.updated", actor=by, apprenticeship=apprenticeship, payload=payload)
+    if answered_query and by.pk != apprenticeship.assessor_id:
+        notify(
+            recipient=apprenticeship.assessor,
+            message=(
+                f"{apprenticeship.apprentice}'s off-the-job entry of {date:%-d %b %Y} you queried has been "
+                "corrected: it is waiting for you to verify it."
+            ),
+            url=_otj_log_url(apprenticeship),
+        )
+    return activity
+
+
+@transaction.atomic
+def delete_otj_activity(*, activity: OTJActivity, by: User) -> None:
+    """Deletes an entry not yet verified; the audit log keeps what it said."""
+    activity = _locked_activity(activity)
+    apprenticeship = activity.apprenticeship
+    if not may_change_otj(by, activity):
+        raise PermissionDenied("Only whoever logged this entry, or the apprentice, deletes it.")
+    _check_otj_open(apprenticeship)
+    if not activity.is_editable:
+        raise ValidationError("This entry has been verified, so it stays in the log.")
+    payload = {"activity": activity.pk, "status": activity.status, **_otj_snapshot(activity)}
+    activity.delete()
+    audit.record(action="otj.deleted", actor=by, apprenticeship=apprenticeship, payload=payload)
+
+
+def _check_otj_assessor(activity: OTJActivity, by: User) -> None:
+    if by.role != User.Role.ASSESSOR or activity.apprenticeship.assessor_id != by.pk:
+        raise PermissionDenied("Only the apprentice's assessor verifies or queries off-the-job hours.")
+    _check_otj_open(activity.apprenticeship)
+    if activity.status == OTJActivity.Status.VERIFIED:
+        raise ValidationError("This entry is already verified; a verification is final.")
+
+
+@transaction.atomic
+def verify_otj_activity(*, activity: OTJActivity, by: User) -> OTJActivity:
+    """The assessor confirms the activity happened as logged; from then on it is final.
+
+    A queried entry may be verified too, when the assessor is satisfied without a correction.
+    """
+    activity = _locked_activity(activity)
+    _check_otj_assessor(activity, by)
+    answered_query = activity.query_reason
+    activity.status = OTJActivity.Status.VERIFIED
+    activity.query_reason = ""
+    activity.checked_by, activity.checked_at = by, timezone.now()
+    activity.save(update_fields=["status", "query_reason", "checked_by", "checked_at"])
+    payload = {"activity": activity.pk, "date": activity.date, "minutes": activity.minutes}
+    if answered_query:
+        payload["withdrawn_query"] = answered_query
+    audit.record(action="otj.verified", actor=by, apprenticeship=activity.apprenticeship, payload=payload)
+    return activity
+
+
+@transaction.atomic
+def query_otj_activity(*, activity: OTJActivity, by: User, reason: str) -> OTJActivity:
+    """The assessor questions an entry; it stops counting until the apprentice corrects it."""
+    reason = reason.strip()
+    activity = _locked_activity(activity)
+    _check_otj_assessor(activity, by)
+    if activity.status == OTJActivity.Status.QUERIED:
+        raise ValidationError("This entry is already queried: it waits for a correction.")
+    if not reason:
+        raise ValidationError({"reason": "Say what is wrong with the entry, so it can be corrected."})
+    activity.status = OTJActivity.Status.QUERIED
+    activity.query_reason = reason
+    activity.checked_by, activity.checked_at = by, timezone.now()
+    activity.save(update_fields=["status", "query_reason", "checked_by", "checked_at"])
+    apprenticeship = activity.apprenticeship
+    audit.record(
+        action="otj.queried",
+        actor=by,
+        apprenticeship=apprenticeship,
+        payload={"activity": activity.pk, "date": activity.date, "minutes": activity.minutes, "reason": reason},
+    )
+    notify(
+        recipient=apprenticeship.apprentice,
+        message=Truncator(
+            f"Your off-the-job entry of {activity.date:%-d %b %Y} ({duration_text(activity.minutes)}) was queried: "
+            f"{reason}"
+        ).chars(Notice._meta.get_field("message").max_length),
+        url=_otj_log_url(apprenticeship),
+        email_template="evidence/otj_queried_email",
+        context={"activity": activity, "duration": duration_text(activity.minutes), "reason": reason, "assessor": by},
+    )
+    return activity

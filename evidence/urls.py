@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import otj_views, views
 
 app_name = "evidence"
 
@@ -15,4 +15,11 @@ urlpatterns = [
     path("evidence/<int:pk>/revise/", views.evidence_revise, name="revise"),
     path("evidence/<int:pk>/delete/", views.evidence_delete, name="delete"),
     path("evidence/files/<int:pk>/", views.file_download, name="file"),
+    path("otj/", otj_views.my_otj_log, name="otj_mine"),
+    path("apprenticeships/<int:pk>/otj/", otj_views.otj_log, name="otj_log"),
+    path("apprenticeships/<int:pk>/otj/new/", otj_views.otj_new, name="otj_new"),
+    path("otj/<int:pk>/edit/", otj_views.otj_edit, name="otj_edit"),
+    path("otj/<int:pk>/delete/", otj_views.otj_delete, name="otj_delete"),
+    path("otj/<int:pk>/verify/", otj_views.otj_verify, name="otj_verify"),
+    path("otj/<int:pk>/query/", otj_views.otj_query, name="otj_query"),
 ]

@@ -23,3 +23,34 @@ class QueuedPasswordResetForm(PasswordResetForm):
         queue_email(
             to=[to_email], subject_template=subject_template_name, body_template=email_template_name, context=context
         )
+
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class StartBreakForm(forms.Form):
+    starts_on = forms.DateField(label="First day of the break", widget=DATE_WIDGET)
+    reason = forms.CharField(
+        max_length=300,
+        help_text="E.g. illness, parental leave, a change of job. The apprentice sees that a break was recorded.",
+        error_messages={"required": "Say why the apprentice is taking a break, e.g. illness or parental leave."},
+    )
+
+
+class EndBreakForm(forms.Form):
+    ends_on = forms.DateField(label="Last day of the break", widget=DATE_WIDGET)
+    new_planned_end_date = forms.DateField(
+        label="New planned end date",
+        required=False,
+        widget=DATE_WIDGET,
+        help_text="Leave empty to move the planned end date later by the length of the break.",
+    )
+
+
+class PlannedEndDateForm(forms.Form):
+    planned_end_date = forms.DateField(label="New planned end date", widget=DATE_WIDGET)
+    reason = forms.CharField(
+        max_length=300,
+        help_text="E.g. the training plan was revised; kept in the audit log.",
+        error_messages={"required": "Say why the planned end date changes."},
+    )

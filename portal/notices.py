@@ -38,3 +38,13 @@ def dismiss_notice(*, notice: Notice, by: User) -> None:
 @transaction.atomic
 def dismiss_all_notices(*, by: User) -> int:
     return Notice.objects.filter(recipient=by, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# Home pages show the newest few; the rest are counted, so a page never opens on a wall of notices.
+NOTICES_SHOWN = 3
+
+
+def unread_notices(user: User) -> dict:
+    """The template context of `portal/_partials/notices.html` for a person's home page, in one query."""
+    unread = list(Notice.objects.filter(recipient=user, read_at__isnull=True)[:50])
+    return {"notices": unread[:NOTICES_SHOWN], "more_notices": max(0, len(unread) - NOTICES_SHOWN)}

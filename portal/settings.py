@@ -8,6 +8,7 @@ message naming it.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -150,7 +151,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 ROLE_HOME_URL_NAMES = {
     "apprentice": "reviews:apprentice_home",
     "assessor": "reviews:assessor_home",
-    "mentor": "portal:role_home",
+    "mentor": "reviews:mentor_home",
     "provider_admin": "reviews:provider_home",
     "iqa": "reviews:iqa_home",
 }
@@ -250,10 +251,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env_positive_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": env_positive_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
 }
+# Reminders go out once a day at 07:00 (CELERY_TIMEZONE), one entry per kind so that one failing
+# kind does not hold the others back.
 CELERY_BEAT_SCHEDULE = {
     "delete-expired-exports": {"task": "reviews.tasks.delete_expired_exports", "schedule": 60 * 60},
     "requeue-stalled-exports": {"task": "reviews.tasks.requeue_stalled_exports", "schedule": 5 * 60},
+    **{
+        f"send-reminders-{kind.replace('_', '-')}": {
+            "task": "reviews.tasks.send_reminders",
+            "schedule": crontab(hour=7, minute=0),
+            "args": (kind,),
+        }
+        for kind in ("review_due", "evidence_waiting", "otj_behind", "signatures")
+    },
 }
+# Reminders: submitted evidence waiting this many days for the assessor's decision, and a
+# progress review or training plan waiting this many days for its signatures.
+REMINDER_EVIDENCE_WAITING_DAYS = env_positive_int("REMINDER_EVIDENCE_WAITING_DAYS", 10)
+REMINDER_SIGNATURE_WAITING_DAYS = env_positive_int("REMINDER_SIGNATURE_WAITING_DAYS", 7)
 
 # --- Forms ------------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

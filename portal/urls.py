@@ -9,6 +9,8 @@ from .forms import QueuedPasswordResetForm, SignInForm
 
 portal_patterns = [
     path("home/", views.role_home, name="role_home"),
+    path("apprenticeships/<int:pk>/break/", views.apprenticeship_break, name="break"),
+    path("apprenticeships/<int:pk>/planned-end-date/", views.planned_end_date, name="planned_end_date"),
 ]
 
 account_patterns = [

@@ -1,8 +1,8 @@
 """The provider's cohort: where each apprentice stands across the standard, and who has gone quiet.
 
-The provider admin's home reads it as a heatmap. Coverage comes from `progress_for` without
-drafts (staff judge what has been submitted), so the whole cohort costs a fixed number of
-queries however many apprentices, items and KSBs there are.
+The provider admin's home reads it as a heatmap, with each apprentice's off-the-job hours and
+review status beside it. Coverage leaves drafts out (staff judge what has been submitted), and
+the whole cohort costs a fixed number of queries however many apprentices, items and KSBs there are.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from evidence.otj import OTJSummary
 from portal.models import Apprenticeship, Organisation, User
 
-from .progress import Coverage, progress_for
+from .progress import Coverage
+from .schedule import ReviewStatus
+from .standing import standings
 
 # An apprentice who has touched no evidence for this long needs a nudge from the provider.
 INACTIVITY = datetime.timedelta(weeks=4)
@@ -50,6 +53,8 @@ class CohortRow:
     apprenticeship: Apprenticeship
     coverage: Coverage
     inactive: bool
+    otj: OTJSummary
+    review: ReviewStatus
 
     @property
     def progress(self) -> float:
@@ -89,10 +94,14 @@ def cohort_heatmap(
     if status:
         apprenticeships = apprenticeships.filter(status=status)
     chosen = list(apprenticeships.order_by("apprentice__last_name", "apprentice__first_name", "pk"))
-    coverage = progress_for(chosen, drafts=False)
+    standing = standings(chosen, on=timezone.localdate(now))
     rows = [
         CohortRow(
-            apprenticeship=a, coverage=coverage[a.pk], inactive=is_inactive(a, coverage[a.pk].last_activity, now=now)
+            apprenticeship=a,
+            coverage=(coverage := standing[a.pk].coverage),
+            inactive=is_inactive(a, coverage.last_activity, now=now),
+            otj=standing[a.pk].otj,
+            review=standing[a.pk].review,
         )
         for a in chosen
     ]

@@ -3,23 +3,30 @@
 The document is what an end-point assessment organisation reads, so it holds what staff may see
 and nothing else: every item that has been submitted at least once (as its latest submitted
 version, with the feedback on earlier ones), never a draft; every KSB with its state; the
-sign-offs, live and revoked, with the file hashes each recorded; and the apprenticeship's audit
-entries.
+sign-offs, live and revoked, with the file hashes each recorded; the programme (the off-the-job
+log with where the apprentice stands, the progress reviews as recorded, the training plan's
+versions); and the apprenticeship's audit entries.
+
+A safeguarding concern raised in a progress review stays with the provider's staff: neither its
+details nor the fact of it are read for the document, and audit entries about one are left out.
 """
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
-from evidence.models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping
-from portal.models import Apprenticeship, AuditEntry
+from evidence.models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping, OTJActivity
+from evidence.otj import OTJSummary, otj_summary_of
+from portal.models import Apprenticeship, AuditEntry, User
 from standards.models import KSB
 
-from .models import Decision, KSBJudgement, SignedFile, SignOff
+from .models import Decision, KSBJudgement, Party, ProgressReview, Signature, SignedFile, SignOff, TrainingPlan
 from .progress import Coverage, CoverageState, KSBCoverage, progress_of
 
 KIND_HEADINGS = {KSB.Kind.KNOWLEDGE: "Knowledge", KSB.Kind.SKILL: "Skills", KSB.Kind.BEHAVIOUR: "Behaviours"}
@@ -30,6 +37,24 @@ AUDIT_ACTIONS = {
     "ksb.signed_off": "KSB signed off",
     "ksb.sign_off_revoked": "Sign-off revoked",
     "iqa.reviewed": "Internal quality assurance review",
+    "apprenticeship.version_moved": "Moved to another version of the standard",
+    "apprenticeship.planned_end_date_changed": "Planned end date changed",
+    "apprenticeship.gateway": "Moved to gateway",
+    "break.started": "Break in learning started",
+    "break.ended": "Break in learning ended",
+    "otj.logged": "Off-the-job activity logged",
+    "otj.updated": "Off-the-job activity corrected",
+    "otj.deleted": "Off-the-job activity deleted",
+    "otj.verified": "Off-the-job activity verified",
+    "otj.queried": "Off-the-job activity queried",
+    "progress_review.recorded": "Progress review recorded",
+    "progress_review.updated": "Progress review changed",
+    "progress_review.signatures_removed": "Progress review signatures removed after a change",
+    "progress_review.signed": "Progress review signed",
+    "training_plan.saved": "Training plan saved",
+    "training_plan.signed": "Training plan signed",
+    "gateway.confirmed": "Gateway readiness confirmed",
+    "gateway.confirmation_withdrawn": "Gateway readiness confirmation withdrawn",
 }
 
 
@@ -170,6 +195,143 @@ class AuditLine:
     details: str
 
 
+def hours_text(hours: Decimal | None) -> str:
+    """Hours as people write them: 40.00 as '40', 2.50 as '2.5'; unknown as 'not known'."""
+    if hours is None:
+        return "not known"
+    return f"{hours.quantize(Decimal('0.01')).normalize():f}"
+
+
+@dataclass
+class OTJLine:
+    """One off-the-job entry, with the evidence item it is linked to when the document shows it."""
+
+    activity: OTJActivity
+    evidence: EvidenceEntry | None
+
+    @property
+    def hours(self) -> str:
+        return hours_text(self.activity.hours)
+
+    @property
+    def codes(self) -> str:
+        return ", ".join(ksb.code for ksb in self.activity.ksbs.all())
+
+
+@dataclass
+class OTJLog:
+    """Where the apprentice stands on the export date, and every entry of the log, oldest first."""
+
+    summary: OTJSummary
+    lines: list[OTJLine]
+
+    @property
+    def figures(self) -> list[tuple[str, str]]:
+        """Headline numbers: (hours, of what)."""
+        s = self.summary
+        verified = "hours verified by the assessor"
+        if s.required:
+            verified += f" ({s.percent_verified}% of those required)"
+        return [
+            (hours_text(s.required), "hours required in total"),
+            (hours_text(s.logged), "hours logged, less any queried"),
+            (hours_text(s.verified), verified),
+            (hours_text(s.queried), "hours queried by the assessor"),
+            (hours_text(s.expected), f"hours expected by {s.on:%-d %B %Y}"),
+        ]
+
+    @property
+    def standing(self) -> str:
+        """Behind or not, in words."""
+        s = self.summary
+        if s.required is None:
+            return "Where the apprentice stands cannot be worked out until the requirement is known."
+        if s.met:
+            return f"Requirement met: {hours_text(s.verified)} verified hours of {hours_text(s.required)} required."
+        if s.shortfall is None:
+            return f"On track: the hours logged are at or ahead of those expected by {s.on:%-d %B %Y}."
+        short = f"{hours_text(s.shortfall)} hours short of those expected by {s.on:%-d %B %Y}"
+        if s.behind:
+            return f"Behind: {short}, more than two weeks' worth."
+        return f"Slightly behind: {short}, within two weeks' worth."
+
+    @property
+    def total(self) -> str:
+        return hours_text(sum((line.activity.hours for line in self.lines), Decimal(0)))
+
+    @property
+    def totals_by_status(self) -> list[tuple[str, str]]:
+        """(status, hours) for each status with entries, in the log's own order."""
+        found = []
+        for status in OTJActivity.Status:
+            hours = [line.activity.hours for line in self.lines if line.activity.status == status]
+            if hours:
+                found.append((status.label.lower(), hours_text(sum(hours, Decimal(0)))))
+        return found
+
+
+@dataclass
+class Signed:
+    """Who has signed a progress review or a training plan version, and who has yet to."""
+
+    signatures: list[Signature]
+    awaiting: list[tuple[str, User | None]]  # (party, who holds that part now; None if nobody)
+
+    @property
+    def complete(self) -> bool:
+        return not self.awaiting
+
+    @property
+    def state(self) -> str:
+        if not self.signatures:
+            return "Not signed"
+        if self.complete:
+            return "Signed by all three"
+        return "Signed by the " + " and the ".join(s.get_party_display().lower() for s in self.signatures)
+
+
+def _signed(signatures: list[Signature], apprenticeship: Apprenticeship) -> Signed:
+    people = {Party.APPRENTICE: apprenticeship.apprentice, Party.MENTOR: apprenticeship.mentor}
+    people[Party.ASSESSOR] = apprenticeship.assessor
+    done = {signature.party for signature in signatures}
+    return Signed(signatures, [(party.label, people[party]) for party in Party if party not in done])
+
+
+@dataclass
+class ReviewEntry:
+    """A progress review as recorded: its figures are those captured on the day, never recomputed."""
+
+    number: int  # 1 for the first held
+    review: ProgressReview
+    signed: Signed
+
+    @property
+    def anchor(self) -> str:
+        return f"review-{self.review.pk}"
+
+    @property
+    def otj_figures(self) -> list[tuple[str, str]]:
+        r = self.review
+        shortfall = hours_text(r.otj_shortfall) if r.otj_shortfall is not None else "none"
+        return [
+            ("OTJ hours logged", hours_text(r.otj_logged_hours)),
+            ("Verified", hours_text(r.otj_verified_hours)),
+            ("Expected by then", hours_text(r.otj_expected_hours)),
+            ("Required in total", hours_text(r.otj_required_hours)),
+            ("Shortfall", "not known" if r.otj_expected_hours is None else shortfall),
+        ]
+
+
+@dataclass
+class PlanEntry:
+    plan: TrainingPlan
+    signed: Signed
+
+    @property
+    def anchor(self) -> str:
+        return f"training-plan-v{self.plan.version}"
+
+
 @dataclass
 class Portfolio:
     apprenticeship: Apprenticeship
@@ -179,6 +341,18 @@ class Portfolio:
     evidence: list[EvidenceEntry]
     sign_offs: list[SignOff]  # every sign-off, live and revoked, oldest first
     audit_entries: list[AuditEntry]
+    otj: OTJLog
+    reviews: list[ReviewEntry]  # oldest first
+    plans: list[PlanEntry]  # newest version first
+
+    @property
+    def plan(self) -> PlanEntry | None:
+        """The training plan's latest version."""
+        return self.plans[0] if self.plans else None
+
+    @property
+    def earlier_plans(self) -> list[PlanEntry]:
+        return self.plans[1:]
 
     @property
     def figures(self) -> list[tuple[int, str]]:
@@ -203,7 +377,7 @@ class Portfolio:
 
     @cached_property
     def audit_lines(self) -> list[AuditLine]:
-        return [_audit_line(entry, self) for entry in self.audit_entries]
+        return [_audit_line(entry, self) for entry in self.audit_entries if not _about_safeguarding(entry.action)]
 
     @property
     def sections_by_kind(self) -> list[tuple[str, str, list[KSBSection]]]:
@@ -240,7 +414,7 @@ class Portfolio:
 
 
 def portfolio_of(apprenticeship: Apprenticeship, *, exported_at: datetime.datetime) -> Portfolio:
-    """Everything the portfolio PDF shows, in a fixed number of queries (13), whatever its size."""
+    """Everything the portfolio PDF shows, in a fixed number of queries (at most 22), whatever its size."""
     apprenticeship = Apprenticeship.objects.with_people().get(pk=apprenticeship.pk)
     coverage = progress_of(apprenticeship, drafts=False)
 
@@ -282,6 +456,7 @@ def portfolio_of(apprenticeship: Apprenticeship, *, exported_at: datetime.dateti
     )
     audit_entries = list(apprenticeship.audit_entries.select_related("actor").order_by("sequence"))
 
+    by_item = {entry.item.pk: entry for entry in entries}
     return Portfolio(
         apprenticeship=apprenticeship,
         exported_at=exported_at,
@@ -290,7 +465,56 @@ def portfolio_of(apprenticeship: Apprenticeship, *, exported_at: datetime.dateti
         evidence=entries,
         sign_offs=sign_offs,
         audit_entries=audit_entries,
+        otj=_otj_log(apprenticeship, by_item, on=timezone.localdate(exported_at)),
+        reviews=_reviews(apprenticeship),
+        plans=_plans(apprenticeship),
     )
+
+
+def _otj_log(apprenticeship: Apprenticeship, by_item: dict[int, EvidenceEntry], *, on: datetime.date) -> OTJLog:
+    """The OTJ standing on the export date (2 queries) and every entry with its KSBs (2 more)."""
+    activities = (
+        OTJActivity.objects.filter(apprenticeship=apprenticeship)
+        .select_related("logged_by", "checked_by")
+        .prefetch_related("ksbs")
+        .order_by("date", "pk")
+    )
+    # An entry linked to a draft (not in the document) is shown without the link.
+    lines = [OTJLine(activity, by_item.get(activity.evidence_id)) for activity in activities]
+    return OTJLog(summary=otj_summary_of(apprenticeship, on=on), lines=lines)
+
+
+def _signatures() -> Prefetch:
+    return Prefetch("signatures", queryset=Signature.objects.select_related("signer").order_by("signed_at", "pk"))
+
+
+def _reviews(apprenticeship: Apprenticeship) -> list[ReviewEntry]:
+    """Every progress review, oldest first, with its actions and signatures (3 queries).
+
+    The safeguarding fields are never loaded, so nothing that renders the document can show them.
+    """
+    reviews = (
+        ProgressReview.objects.filter(apprenticeship=apprenticeship)
+        .defer("safeguarding_concern", "safeguarding_details")
+        .select_related("recorded_by")
+        .prefetch_related("actions", _signatures())
+        .order_by("held_on", "pk")
+    )
+    return [
+        ReviewEntry(number, review, _signed(list(review.signatures.all()), apprenticeship))
+        for number, review in enumerate(reviews, start=1)
+    ]
+
+
+def _plans(apprenticeship: Apprenticeship) -> list[PlanEntry]:
+    """Every version of the training plan, newest first, with its signatures (2 queries)."""
+    plans = (
+        TrainingPlan.objects.filter(apprenticeship=apprenticeship)
+        .select_related("created_by")
+        .prefetch_related(_signatures())
+        .order_by("-version")
+    )
+    return [PlanEntry(plan, _signed(list(plan.signatures.all()), apprenticeship)) for plan in plans]
 
 
 def _sections(cells: list[KSBCoverage], entries: list[EvidenceEntry], sign_offs: list[SignOff]) -> list[KSBSection]:
@@ -367,8 +591,13 @@ def _audit_line(entry: AuditEntry, portfolio: Portfolio) -> AuditLine:
             review_of = "a decision"
         details = f"{outcome} with {review_of}" + (f": {payload['comment']}" if payload.get("comment") else "")
     else:
-        details = "; ".join(f"{key}: {value}" for key, value in sorted(payload.items()))
+        details = "; ".join(f"{key}: {value}" for key, value in sorted(payload.items()) if not _about_safeguarding(key))
     return AuditLine(entry=entry, label=AUDIT_ACTIONS.get(action, action), details=details)
+
+
+def _about_safeguarding(name: str) -> bool:
+    """An audit action or payload key about a safeguarding concern: for the provider's staff only."""
+    return "safeguarding" in name.lower()
 
 
 def _item_version(portfolio: Portfolio, decision_id: int) -> tuple[int, int]:

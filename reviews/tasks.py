@@ -1,4 +1,5 @@
-"""Workers' jobs for the reviews layer. Each takes ids and calls one function of `exports`."""
+"""Workers' jobs for the reviews layer. Each takes ids (or a name) and calls one function of `exports`
+or `reminders`."""
 
 import logging
 
@@ -6,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from . import exports
+from . import exports, reminders
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +48,9 @@ def requeue_stalled_exports() -> int:
     for export in stalled:
         exports.requeue(export)
     return len(stalled)
+
+
+@shared_task
+def send_reminders(kind: str) -> int:
+    """Sends one kind of reminder (see `reminders.KINDS`); run daily by beat, safe to run again."""
+    return reminders.send_reminders(kind)

@@ -1,5 +1,7 @@
 from django import forms
 
+from .services import MAX_MINIMUM_OTJ_HOURS
+
 
 class KSBSearchForm(forms.Form):
     q = forms.CharField(
@@ -27,3 +29,19 @@ class StandardImportForm(forms.Form):
                 "`python manage.py import_standard`, or split it."
             )
         return upload.read()
+
+
+class MinimumOTJHoursForm(forms.Form):
+    hours = forms.IntegerField(
+        label="Minimum off-the-job hours",
+        required=False,
+        min_value=1,
+        max_value=MAX_MINIMUM_OTJ_HOURS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text="As published for this version of the standard. Leave empty if it is not published yet.",
+        error_messages={
+            "invalid": "Enter a whole number of hours, e.g. 278.",
+            "min_value": "Enter at least 1 hour, or leave the box empty.",
+            "max_value": f"Enter at most {MAX_MINIMUM_OTJ_HOURS} hours: check the figure published for the standard.",
+        },
+    )

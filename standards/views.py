@@ -3,23 +3,17 @@ from itertools import groupby
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from .diff import compare_ksbs
-from .forms import KSBSearchForm, StandardImportForm
+from .forms import KSBSearchForm, MinimumOTJHoursForm, StandardImportForm
 from .importer import ImportRefused, import_standards
 from .models import KSB, Standard
-
-
-def may_import(user) -> bool:
-    """Provider admins load standards for their cohorts; site administrators may too.
-
-    The role is read by name: the catalogue depends on nothing else of ours.
-    """
-    return user.is_authenticated and (getattr(user, "role", "") == "provider_admin" or user.is_superuser)
+from .services import may_import, set_minimum_otj_hours
 
 
 def importers_only(view):
@@ -27,7 +21,7 @@ def importers_only(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not may_import(request.user):
-            raise PermissionDenied("Only a provider admin imports standards.")
+            raise PermissionDenied("Only a provider admin does this.")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -41,10 +35,8 @@ def standard_list(request):
     )
 
 
-@login_required
-def standard_detail(request, reference: str, version: str):
+def _render_detail(request, standard: Standard, otj_form: MinimumOTJHoursForm | None = None):
     """The catalogue of one standard version: its KSBs by kind, narrowed by the search box."""
-    standard = get_object_or_404(Standard, reference=reference.upper(), version=version)
     form = KSBSearchForm(request.GET or None)
     ksbs = standard.ksbs.all()
     query = ""
@@ -53,6 +45,8 @@ def standard_detail(request, reference: str, version: str):
         ksbs = ksbs.search(query)
     labels = dict(KSB.Kind.choices)
     groups = [(labels[kind], list(items)) for kind, items in groupby(ksbs, key=lambda ksb: ksb.kind)]
+    if otj_form is None and may_import(request.user):
+        otj_form = MinimumOTJHoursForm(initial={"hours": standard.minimum_otj_hours})
     return render(
         request,
         "standards/standard_detail.html",
@@ -66,8 +60,36 @@ def standard_detail(request, reference: str, version: str):
             "duties": standard.duties.prefetch_related("ksbs", "options"),
             "options": standard.options.all(),
             "other_versions": standard.other_versions(),
+            "otj_form": otj_form,
         },
     )
+
+
+@login_required
+def standard_detail(request, reference: str, version: str):
+    standard = get_object_or_404(Standard, reference=reference.upper(), version=version)
+    return _render_detail(request, standard)
+
+
+@importers_only
+@require_POST
+def standard_minimum_otj_hours(request, reference: str, version: str):
+    """Sets the minimum off-the-job hours published for the standard; a problem shows on its page."""
+    standard = get_object_or_404(Standard, reference=reference.upper(), version=version)
+    form = MinimumOTJHoursForm(request.POST)
+    if form.is_valid():
+        try:
+            set_minimum_otj_hours(standard=standard, hours=form.cleaned_data["hours"], by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            hours = form.cleaned_data["hours"]
+            messages.success(
+                request,
+                f"Minimum off-the-job hours set to {hours}." if hours else "Minimum off-the-job hours cleared.",
+            )
+            return redirect(standard)
+    return _render_detail(request, standard, otj_form=form)
 
 
 @login_required

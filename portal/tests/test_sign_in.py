@@ -71,7 +71,7 @@ def test_each_role_has_a_home_with_its_apprenticeships(client, apprenticeship, p
 
 @pytest.mark.parametrize(
     ("persona", "home"),
-    [("assessor", "/assessor/"), ("mentor", "/home/"), ("provider_admin", "/provider/"), ("iqa", "/iqa/")],
+    [("assessor", "/assessor/"), ("mentor", "/mentor/"), ("provider_admin", "/provider/"), ("iqa", "/iqa/")],
 )
 def test_other_roles_are_sent_to_their_home(client, apprenticeship, persona, home, request):
     client.force_login(request.getfixturevalue(persona))

@@ -19,7 +19,11 @@ What you can rely on, apprentice by apprentice (`i` is their position, 0-based):
 - items are spread over draft, submitted, accepted and returned; each version maps three
   KSBs and every KSB of the standard is mapped; a few mappings of accepted items are unticked;
 - a varying number of KSBs (0 to all) is signed off on accepted evidence, and every 10th
-  apprentice also has a revoked sign-off.
+  apprentice also has a revoked sign-off;
+- each has `otj_each` off-the-job entries (verified, awaiting and queried in turn) and two
+  progress reviews, the older signed by all three and locked; every third apprentice's last
+  review was held more than 12 weeks ago, so their next one is overdue;
+- each has a training plan (version 1 signed by all, version 2 signed by the apprentice only).
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.models import EvidenceItem, EvidenceVersion, KSBMapping
+from evidence.models import EvidenceItem, EvidenceVersion, KSBMapping, OTJActivity
 from portal.models import Apprenticeship, Organisation, User
-from reviews.models import Decision, KSBJudgement, SignOff
+from reviews.models import Decision, KSBJudgement, Party, ProgressReview, Signature, SignOff, TrainingPlan
 from standards.models import KSB, Standard
 
 BULK_PASSWORD = "cohort password"
@@ -69,6 +73,7 @@ def build_cohort(
     standard: Standard,
     apprentices: int = 300,
     items_each: int = 50,
+    otj_each: int = 12,
 ) -> list[Apprenticeship]:
     """Creates `apprentices` apprenticeships of `provider` with `items_each` items each; returns them.
 
@@ -212,4 +217,75 @@ def build_cohort(
         SignOff.versions.through(signoff_id=sign_off.pk, evidenceversion_id=version.pk)
         for sign_off, version in zip(sign_offs, relied_on, strict=True)
     )
+    _programme(apprenticeships, otj_each=otj_each, today=today)
     return apprenticeships
+
+
+OTJ_STATUS_CYCLE = [OTJActivity.Status.VERIFIED, OTJActivity.Status.LOGGED, OTJActivity.Status.QUERIED]
+
+
+def _programme(apprenticeships: list[Apprenticeship], *, otj_each: int, today: datetime.date) -> None:
+    """Off-the-job entries, two progress reviews and two training plan versions per apprenticeship."""
+    OTJActivity.objects.bulk_create(
+        OTJActivity(
+            apprenticeship_id=a.pk,
+            date=a.start_date + datetime.timedelta(days=3 * k),
+            minutes=60 * (1 + k % 7),
+            activity_type=OTJActivity.Type.values[k % len(OTJActivity.Type.values)],
+            description=f"Off-the-job session {k + 1}",
+            logged_by_id=a.apprentice_id,
+            status=(status := OTJ_STATUS_CYCLE[k % len(OTJ_STATUS_CYCLE)]),
+            query_reason="Which session was this?" if status == OTJActivity.Status.QUERIED else "",
+        )
+        for a in apprenticeships
+        for k in range(otj_each)
+    )
+    now = timezone.now()
+    reviews = ProgressReview.objects.bulk_create(
+        ProgressReview(
+            apprenticeship_id=a.pk,
+            held_on=today - datetime.timedelta(days=(100 if i % 3 == 0 else 30) + 60 * older),
+            recorded_by_id=a.assessor_id,
+            actions_since_last="Rotation and e-learning.",
+            progress_against_plan="On plan.",
+            wellbeing="Well.",
+            otj_logged_hours=10,
+            otj_verified_hours=5,
+            ksb_signed_off=0,
+            ksb_total=65,
+            locked_at=now if older else None,
+        )
+        for i, a in enumerate(apprenticeships)
+        for older in (1, 0)
+    )
+    plans = TrainingPlan.objects.bulk_create(
+        TrainingPlan(
+            apprenticeship_id=a.pk,
+            version=version,
+            planned_otj_hours=450,
+            planned_end_date=a.planned_end_date,
+            epa_organisation="Healthcare EPA Services Ltd",
+            english_status=TrainingPlan.EnglishMaths.EXEMPT,
+            english_evidence="GCSE",
+            maths_status=TrainingPlan.EnglishMaths.WORKING_TOWARDS,
+            text="The plan.",
+            created_by_id=a.assessor_id,
+            locked_at=now if version == 1 else None,
+        )
+        for a in apprenticeships
+        for version in (1, 2)
+    )
+    everyone = (Party.APPRENTICE, Party.MENTOR, Party.ASSESSOR)
+    Signature.objects.bulk_create(
+        [
+            Signature(review_id=r.pk, party=party, signer_id=r.recorded_by_id, content_hash="0" * 64)
+            for r in reviews
+            if r.locked_at
+            for party in everyone
+        ]
+        + [
+            Signature(plan_id=p.pk, party=party, signer_id=p.created_by_id, content_hash="0" * 64)
+            for p in plans
+            for party in (everyone if p.version == 1 else (Party.APPRENTICE,))
+        ]
+    )

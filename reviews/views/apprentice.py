@@ -1,25 +1,26 @@
 from django.shortcuts import render
 
 from evidence.models import EvidenceItem
+from evidence.otj import otj_summary_of
 from portal.decorators import role_required
-from portal.models import Apprenticeship, Notice, User
+from portal.models import Apprenticeship, User
+from portal.notices import unread_notices
 
 from ..charts import activity_over_time
 from ..duties import duties_of, duty_coverage
-from ..models import Decision
+from ..models import Decision, TrainingPlan
 from ..progress import progress_of
-
-NOTICES_SHOWN = 3
+from ..schedule import review_status_of
+from ..standing import awaiting_signature
 
 
 @role_required(User.Role.APPRENTICE)
 def apprentice_home(request):
-    """The apprentice's home: coverage of every KSB, progress, notices and what needs their action."""
+    """The apprentice's home: KSB coverage, off-the-job hours, reviews, notices and what needs their action."""
     apprenticeship = Apprenticeship.objects.current_of(request.user)
     if apprenticeship is None:
         return render(request, "evidence/no_apprenticeship.html")
     items = EvidenceItem.objects.filter(apprenticeship=apprenticeship)
-    unread = list(Notice.objects.filter(recipient=request.user, read_at__isnull=True)[:50])
     # The feedback to act on: the latest decision on each item now returned.
     latest: dict[int, Decision] = {}
     for decision in (
@@ -29,6 +30,7 @@ def apprentice_home(request):
     ):
         latest[decision.version.item_id] = decision
     coverage = progress_of(apprenticeship)
+    reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
     return render(
         request,
         "reviews/apprentice_home.html",
@@ -40,8 +42,11 @@ def apprentice_home(request):
             "returned": list(latest.values()),
             "drafts": items.filter(status=EvidenceItem.Status.DRAFT).with_versions(),
             "item_count": items.count(),
-            # The newest few; the rest are counted, so the page never opens on a wall of notices.
-            "notices": unread[:NOTICES_SHOWN],
-            "more_notices": max(0, len(unread) - NOTICES_SHOWN),
+            "otj": otj_summary_of(apprenticeship),
+            "review_status": review_status_of(apprenticeship),
+            "plan": TrainingPlan.objects.filter(apprenticeship=apprenticeship).first(),
+            "reviews_to_sign": reviews_to_sign,
+            "plans_to_sign": plans_to_sign,
+            **unread_notices(request.user),
         },
     )

@@ -7,8 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from evidence.models import EvidenceItem, EvidenceVersion
+from evidence.otj import otj_summary_of
 from portal.decorators import role_required
 from portal.models import Apprenticeship, User
+from portal.notices import unread_notices
+from portal.services import may_manage_programme
 from standards.models import KSB
 
 from .. import services
@@ -17,7 +20,9 @@ from ..duties import duties_of, duty_coverage
 from ..exports import may_export
 from ..forms import AcceptForm, ReturnForm, RevokeForm, SignOffForm
 from ..models import SignedFile, SignOff
-from ..progress import progress_for, progress_of
+from ..progress import progress_of
+from ..schedule import review_status_of
+from ..standing import awaiting_signature, standings
 from ..versions import left_on_earlier_versions, may_move, newer_versions
 
 assessor_only = role_required(User.Role.ASSESSOR)
@@ -40,14 +45,19 @@ def assessor_home(request):
             .order_by("submitted_at", "pk")
         )
     )
-    progress = progress_for(caseload, drafts=False)
+    standing = standings(caseload)
+    caseload_standing = [standing[a.pk] for a in caseload]
+    reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
     return render(
         request,
         "reviews/assessor_home.html",
         {
             "queue": queue,
-            "caseload": [progress[a.pk] for a in caseload],
-            "to_sign_off": [(progress[a.pk], cells) for a in caseload if (cells := progress[a.pk].awaiting_sign_off)],
+            "caseload": caseload_standing,
+            "to_sign_off": [(s.coverage, cells) for s in caseload_standing if (cells := s.coverage.awaiting_sign_off)],
+            "reviews_to_sign": reviews_to_sign,
+            "plans_to_sign": plans_to_sign,
+            **unread_notices(request.user),
         },
     )
 
@@ -119,6 +129,10 @@ def apprenticeship_progress(request, pk: int):
             "left_behind": left_on_earlier_versions(apprenticeship),
             "can_move": may_move(request.user, apprenticeship) and bool(newer_versions(apprenticeship.standard)),
             "can_export": may_export(request.user, apprenticeship),
+            "otj": otj_summary_of(apprenticeship),
+            "review_status": review_status_of(apprenticeship),
+            "plan": apprenticeship.training_plans.first(),
+            "manages_dates": may_manage_programme(request.user, apprenticeship),
         },
     )
 

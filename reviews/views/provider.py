@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from portal.decorators import role_required
 from portal.models import Apprenticeship, User
+from portal.notices import unread_notices
 
 from ..cohort import CohortFilterForm, cohort_heatmap
 
@@ -13,4 +14,5 @@ def provider_home(request: HttpRequest) -> HttpResponse:
     apprenticeships = Apprenticeship.objects.visible_to(request.user)
     form = CohortFilterForm(request.GET, apprenticeships=apprenticeships)
     cohort = cohort_heatmap(apprenticeships.with_people(), **form.filters())
-    return render(request, "reviews/provider_home.html", {"form": form, "cohort": cohort})
+    context = {"form": form, "cohort": cohort, **unread_notices(request.user)}
+    return render(request, "reviews/provider_home.html", context)

@@ -239,7 +239,7 @@ def test_an_apprentice_cannot_open_anothers_evidence_or_files(visit, apprentices
 @pytest.mark.parametrize(
     "who, address",
     [
-        ("mentor", "/home/"),
+        ("mentor", "/mentor/"),
         ("iqa", "/iqa/"),
         ("apprentice", "/standards/"),
         ("apprentice", "/standards/ST0220/1.0/"),
