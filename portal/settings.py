@@ -158,7 +158,11 @@ ROLE_HOME_URL_NAMES = {
 
 # What `seed_demo` runs after creating the demo people, by dotted path, so that each app adds
 # its own demo data without `portal` importing it. Each is called with the command's stdout.
-DEMO_SEEDERS = ["evidence.demo.seed_demo_evidence", "reviews.demo.seed_demo_reviews"]
+DEMO_SEEDERS = [
+    "evidence.demo.seed_demo_evidence",
+    "reviews.demo.seed_demo_reviews",
+    "reviews.demo_programme.seed_demo_programme",
+]
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

