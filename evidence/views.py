@@ -3,11 +3,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from portal import audit
 from portal.decorators import role_required
 from portal.models import Apprenticeship, User
 
@@ -41,6 +43,7 @@ def _show_errors(request, error: ValidationError) -> None:
         messages.error(request, message)
 
 
+@never_cache  # portfolios are read on shared computers: nothing of them stays in a cache
 @login_required
 def evidence_list(request):
     form = EvidenceFilterForm(request.GET or None)
@@ -60,6 +63,7 @@ def evidence_list(request):
     )
 
 
+@never_cache
 @apprentice_only
 def evidence_create(request):
     apprenticeship = Apprenticeship.objects.current_of(request.user)
@@ -92,6 +96,7 @@ def _after_save(request, item: EvidenceItem):
     return redirect(item)
 
 
+@never_cache
 @apprentice_only
 def evidence_edit(request, pk: int):
     item = _own_item(request, pk)
@@ -123,6 +128,7 @@ def evidence_edit(request, pk: int):
     )
 
 
+@never_cache
 @login_required
 def evidence_detail(request, pk: int):
     item = _visible_item(request, pk)
@@ -130,6 +136,7 @@ def evidence_detail(request, pk: int):
     return _render_version(request, item, versions, versions[-1])
 
 
+@never_cache
 @login_required
 def evidence_version(request, pk: int, number: int):
     item = _visible_item(request, pk)
@@ -197,19 +204,58 @@ def evidence_delete(request, pk: int):
     return redirect("evidence:list")
 
 
+# A file leaves as a download that the browser must not treat as a page of ours: no scripts, no
+# plugins, no access to the portal's origin, never framed, never cached.
+DOWNLOAD_POLICY = "default-src 'none'; sandbox"
+# An image or PDF preview is shown inside the evidence page, so that page (and only a page of
+# ours) may frame it. Chromium's PDF viewer still works in a sandboxed document.
+PREVIEW_POLICY = "default-src 'none'; frame-ancestors 'self'; sandbox"
+# Session key of the files this session has previewed and had recorded.
+PREVIEWED = "evidence_previewed_files"
+
+
 @login_required
-@xframe_options_sameorigin  # the evidence page previews PDFs in a frame
 def file_download(request, pk: int):
-    """Serves a file to those who may see it: as a download, or inline for a safe preview."""
+    """Serves a file to those who may see it: as a download, or inline for a safe preview.
+
+    Every download is recorded in the audit log. A preview is recorded the first time this
+    session shows it: the evidence page fetches its previews each time it is opened, and an entry
+    for each would bury the log's real events.
+    """
     stored = get_object_or_404(EvidenceFile.objects.visible_to(request.user), pk=pk)
     inline = request.GET.get("preview") == "1" and stored.is_previewable
     try:
         handle = stored.file.open("rb")
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
+    previewed = request.session.get(PREVIEWED, [])
+    if not inline or stored.pk not in previewed:
+        try:
+            with transaction.atomic():
+                # The apprenticeship goes in the payload, not the entry's own field: that field
+                # gathers the changes to a record, which the portfolio PDF lists, and reading a
+                # file changes nothing.
+                audit.record(
+                    action="file.previewed" if inline else "file.downloaded",
+                    actor=request.user,
+                    apprenticeship=None,
+                    payload={
+                        "apprenticeship": stored.apprenticeship_id,
+                        "file": stored.pk,
+                        "name": stored.original_name,
+                        "sha256": stored.sha256,
+                    },
+                )
+        except BaseException:
+            handle.close()
+            raise
+        if inline:
+            request.session[PREVIEWED] = [*previewed, stored.pk]
     response = FileResponse(
         handle, as_attachment=not inline, filename=stored.original_name, content_type=stored.content_type
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = PREVIEW_POLICY if inline else DOWNLOAD_POLICY
+    response["X-Frame-Options"] = "SAMEORIGIN" if inline else "DENY"
     return response

@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    # Second factor for the admin site: authenticator apps (TOTP) and one-time backup codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "standards",
     "portal",
     "evidence",
@@ -86,7 +90,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells whether this session passed a second factor (`request.user.is_verified()`).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages, so that it can say why someone was signed out.
+    "portal.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees the outcome of every sign-in attempt.
     "axes.middleware.AxesMiddleware",
@@ -127,9 +135,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# At least 12 characters and not on the list of 20,000 common passwords (OWASP ASVS 2.1.1, 2.1.7);
+# no composition rules, so a passphrase of ordinary words is fine.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -137,14 +147,45 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in lockout: this many failures for one account from one address locks it for an hour.
+# Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after signing
+# in however busy; portal.middleware.SessionLifetimeMiddleware enforces both on the server. It
+# renews the stored session at most once a minute rather than on every request (as
+# SESSION_SAVE_EVERY_REQUEST would), so a page and its one-second progress polls do not each
+# write to the database. The stored expiry matches the idle limit, so an abandoned session's row
+# is dead (and `clearsessions` removes it) once the limit has passed.
+SESSION_IDLE_MINUTES = env_positive_int("SESSION_IDLE_MINUTES", 30)
+SESSION_MAX_HOURS = env_positive_int("SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Closing the browser ends the session too: portfolios are often read on shared ward computers.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Sign-in lockout (django-axes). Failures are counted per account (whatever address they come
+# from, and whether or not the account exists) and per address (whichever accounts they try):
+# LOGIN_FAILURE_LIMIT failures for one account, or LOGIN_FAILURE_LIMIT_PER_ADDRESS from one
+# address, pause signing in for an hour after the last failure. An address gets the larger
+# allowance because a hospital or college puts many people behind one address.
 AXES_FAILURE_LIMIT = env_positive_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_positive_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 30)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# In this order: portal.middleware.SignInAttemptHandler reads the account's count first.
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_HANDLER = "portal.middleware.SignInAttemptHandler"
 AXES_USERNAME_FORM_FIELD = "username"
+# Email addresses are not case-sensitive here, so neither is the count: "A@x" and "a@x" are one account.
+AXES_USERNAME_CALLABLE = "portal.middleware.sign_in_username"
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_address"
+# Behind a reverse proxy every request comes from the proxy's address; the client's is the last
+# one the proxy appended to X-Forwarded-For. Only trusted when set, since a client could forge it.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", not DEBUG)
+# A success clears only the failures it explains (that account from that address), never the
+# count of other accounts tried from the same address.
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Second factor (django-otp): the admin site asks for a code from an authenticator app or a
+# one-time backup code (see "Security" in the README for giving a staff member their first).
+OTP_TOTP_ISSUER = "Apprenticeship Portal"
 
 # Each role's home page, by URL name. The apps that own those pages set them here so that
 # `portal` never has to import them.
@@ -281,10 +322,15 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Security ---------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# No script of ours reads the CSRF cookie: forms carry the token in a hidden field, and the
+# upload script posts the form's own fields.
+CSRF_COOKIE_HTTPONLY = True
 # Content Security Policy: scripts and styles come only from our own static files, so an
 # injected <script> or inline handler never runs. Inline `style=` attributes are refused too;
-# layout lives in static/css/portal.css. Frames are our own PDF previews only.
+# layout lives in static/css/portal.css. No page may be framed by anyone; pages may frame only
+# our own file previews (which carry their own policy: evidence/views.py `file_download`).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -294,7 +340,7 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF],
         "connect-src": [SELF],
         "frame-src": [SELF],
-        "frame-ancestors": [SELF],
+        "frame-ancestors": [NONE],
         "form-action": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
@@ -304,7 +350,18 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_positive_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
+    # The __Host- prefix makes browsers refuse these cookies unless they are Secure, for this
+    # host only and for the whole site, so a sibling subdomain cannot plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SECURE_HSTS_SECONDS = env_positive_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Asking browsers to preload HSTS binds the whole registered domain and every subdomain
+        # for months and is slow to undo: the domain's owner decides that, not this portal's
+        # defaults. Until then `check --deploy` would warn about it on every deployment.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

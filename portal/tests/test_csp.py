@@ -21,7 +21,7 @@ def test_sign_in_page_sends_a_policy_that_forbids_inline_script(client, db):
     assert policy["style-src"] == "style-src 'self'"
     assert policy["default-src"] == "default-src 'self'"
     assert policy["object-src"] == "object-src 'none'"
-    assert policy["frame-ancestors"] == "frame-ancestors 'self'"
+    assert policy["frame-ancestors"] == "frame-ancestors 'none'"
     assert policy["form-action"] == "form-action 'self'"
     assert policy["base-uri"] == "base-uri 'self'"
     assert policy["img-src"] == "img-src 'self' data:"

@@ -1,10 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from portal import audit
 from portal.decorators import role_required
 from portal.models import Apprenticeship, User
 
@@ -67,8 +69,30 @@ def export_download(request, pk: int):
         handle = export.file.open("rb")
     except FileNotFoundError:
         raise Http404("The export's file has been deleted.") from None
+    try:
+        # Every download of a portfolio is on the record: it carries a whole apprentice's evidence.
+        # The apprenticeship goes in the payload, not the entry's own field, which gathers the
+        # changes to a record that the portfolio PDF lists; a download changes nothing.
+        with transaction.atomic():
+            audit.record(
+                action="export.downloaded",
+                actor=request.user,
+                apprenticeship=None,
+                payload={
+                    "apprenticeship": export.apprenticeship_id,
+                    "export": export.pk,
+                    "kind": export.kind,
+                    "name": export.file_name,
+                },
+            )
+    except BaseException:
+        handle.close()
+        raise
     content_type = "application/pdf" if export.kind == Export.Kind.PORTFOLIO else "application/zip"
     response = FileResponse(handle, as_attachment=True, filename=export.file_name, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
+    response["Cache-Control"] = "no-store"
+    # Opened as a page by mistake, it may run nothing and load nothing (the middleware's
+    # X-Frame-Options: DENY keeps it out of frames).
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.module_loading import import_string
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from portal.models import Apprenticeship, Organisation, User
 from portal.services import enrol_apprentice
@@ -37,6 +38,9 @@ ENROLMENTS = [
 ]
 
 SUPERUSER = "admin@demo.test"
+# The admin site asks for a second factor. The demo superuser gets this many one-time codes, new
+# ones on every run (never fixed in the code, unlike the demo password).
+DEMO_ADMIN_CODES = 5
 
 
 class Command(BaseCommand):
@@ -56,9 +60,14 @@ class Command(BaseCommand):
             call_command("loaddata", "st0220", verbosity=0)
         with transaction.atomic():
             logins = self.seed()
+            codes = self.admin_codes(User.objects.get(email=SUPERUSER))
             for path in settings.DEMO_SEEDERS:
                 import_string(path)(stdout=self.stdout)
         self.print_logins(logins)
+        self.stdout.write(
+            f"The Django admin (/admin/) also asks {SUPERUSER} for a one-time code; each of these works once "
+            f"(running seed_demo again makes new ones): {' '.join(codes)}"
+        )
 
     def seed(self) -> list[tuple[str, str]]:
         standard = Standard.objects.get(reference="ST0220", version="1.0")
@@ -89,6 +98,15 @@ class Command(BaseCommand):
                 planned_end_date=start.replace(year=start.year + 2),
             )
         return logins
+
+    @staticmethod
+    def admin_codes(superuser: User) -> list[str]:
+        """Fresh one-time codes for the demo superuser's second factor, replacing any left over."""
+        device, _ = StaticDevice.objects.get_or_create(user=superuser, name="Demo one-time codes")
+        device.token_set.all().delete()
+        codes = [StaticToken.random_token() for _ in range(DEMO_ADMIN_CODES)]
+        StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+        return codes
 
     @staticmethod
     def upsert_person(email: str, **fields) -> User:
