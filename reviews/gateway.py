@@ -261,7 +261,8 @@ def may_move_to_gateway(user: User, apprenticeship: Apprenticeship) -> bool:
 
 def _locked(apprenticeship: Apprenticeship) -> Apprenticeship:
     # The locking read: two people acting at once on the same apprenticeship take turns.
-    return Apprenticeship.objects.select_for_update().with_people().get(pk=apprenticeship.pk)
+    # of=("self",): the mentor is a nullable join, which PostgreSQL cannot lock.
+    return Apprenticeship.objects.select_for_update(of=("self",)).with_people().get(pk=apprenticeship.pk)
 
 
 def _check_active(apprenticeship: Apprenticeship, doing: str) -> None:
