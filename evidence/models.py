@@ -197,6 +197,9 @@ class EvidenceFile(models.Model):
         blank=True,
         help_text="The image downscaled for print, without its metadata.",
     )
+    # Set when the apprentice's personal data was erased: the bytes are gone from storage, while the
+    # row keeps the size and SHA-256 that sign-offs and funding audits refer to.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     objects = EvidenceFileQuerySet.as_manager()
 

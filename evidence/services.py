@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -61,6 +62,33 @@ def _stored_files():
         raise
 
 
+# What the apprentice reads when the disk holding the files (or the portal's quota on it) is full.
+STORAGE_FULL = (
+    "The server's storage is full, so nothing was saved. Try again later; if it keeps happening, "
+    "tell your training provider."
+)
+
+
+def _write(stored: EvidenceFile, upload: UploadedFile, written: list[str]) -> None:
+    """Writes the upload to storage under the name its field gives it (as FieldFile.save does).
+
+    The name is listed before writing: a write cut short by a full disk leaves the part it wrote
+    behind, under that name, and it must go with the rest. A full disk becomes a message.
+    """
+    field = stored.file.field
+    name = field.generate_filename(stored, upload.name)
+    written.append(name)
+    try:
+        saved = stored.file.storage.save(name, upload, max_length=field.max_length)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ValidationError(STORAGE_FULL, code="storage_full") from error
+        raise
+    if saved != name:
+        written.append(saved)
+    stored.file = saved
+
+
 def _add_files(version: EvidenceVersion, uploads: Iterable[UploadedFile], written: list[str]) -> None:
     for upload in uploads:
         stored = EvidenceFile(
@@ -70,8 +98,7 @@ def _add_files(version: EvidenceVersion, uploads: Iterable[UploadedFile], writte
             content_type=check_upload(upload),
             sha256=sha256_of(upload),
         )
-        stored.file.save(upload.name, upload, save=False)
-        written.append(stored.file.name)
+        _write(stored, upload, written)
         stored.save()
         version.files.add(stored)
         if stored.is_image:

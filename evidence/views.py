@@ -241,8 +241,9 @@ def file_download(request, pk: int):
                     apprenticeship=None,
                     payload={
                         "apprenticeship": stored.apprenticeship_id,
+                        # Ids and the hash only: a file's name may name a person, and the audit
+                        # log can never be erased.
                         "file": stored.pk,
-                        "name": stored.original_name,
                         "sha256": stored.sha256,
                     },
                 )

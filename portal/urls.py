@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import floor, views
 from .forms import QueuedPasswordResetForm, SignInForm
 
 portal_patterns = [
@@ -40,6 +40,7 @@ account_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("floor/", floor.floor, name="floor"),
     path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss_notice"),
     path("notices/dismiss/", views.dismiss_all_notices, name="dismiss_all_notices"),
     path("accounts/", include(account_patterns)),

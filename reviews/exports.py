@@ -16,15 +16,18 @@ from functools import partial
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from portal.models import Apprenticeship, Organisation, User
 
 from .cohort import is_inactive
+from .erasure import ERASED_ACTION
 from .models import Export, SignOff
 from .pdf import PortfolioRenderError, portfolio_filename, render_portfolio
 from .progress import progress_for
@@ -34,10 +37,49 @@ log = logging.getLogger(__name__)
 EXPORTING_ROLES = (User.Role.ASSESSOR, User.Role.PROVIDER_ADMIN)
 
 
+# Kept on a queued export whose task could not be handed to the broker (Redis down): the export
+# page shows it, and `requeue_stalled_exports` publishes the export again once Redis is back.
+QUEUE_PAUSED = (
+    "Exports are paused because the task queue is not answering. This export is saved and will start "
+    "by itself within a few minutes of the queue coming back; you can leave this page."
+)
+
+
 def _queue(export: Export) -> None:
+    # After commit: a worker must find the row. The callback never raises, so the request that
+    # asked for the export still answers when Redis is down.
+    transaction.on_commit(partial(publish, export.pk, queue=_queue_of(export)))
+
+
+def _queue_of(export: Export) -> str | None:
+    """None: the task's route (the PDF queue). Personal data zips copy files and need no PDF worker."""
+    return settings.CELERY_TASK_DEFAULT_QUEUE if export.kind == Export.Kind.PERSONAL_DATA else None
+
+
+def publish(export_id: int, *, queue: str | None = None) -> bool:
+    """Hands the export's task to the broker; if it cannot, notes it on the export and says False.
+
+    The export stays queued either way, so it is never lost: a publish that failed is retried by
+    `requeue_stalled_exports` (beat, every few minutes) until the broker takes it. Never raises for
+    an unreachable broker, so it is safe in an on_commit callback of a request.
+    """
     from .tasks import render_export
 
-    transaction.on_commit(partial(render_export.delay, export.pk))
+    try:
+        # queue=None keeps the route of CELERY_TASK_ROUTES.
+        render_export.apply_async(args=(export_id,), queue=queue)
+    except (BrokerUnreachable, ConnectionError, TimeoutError) as error:
+        log.error("export %s could not be put on the task queue: %s", export_id, error)
+        Export.objects.filter(pk=export_id, state=Export.State.QUEUED).update(error=QUEUE_PAUSED)
+        return False
+    # A worker may already have started it (and cleared the note itself): only a waiting export changes.
+    Export.objects.filter(pk=export_id, state=Export.State.QUEUED).exclude(error="").update(error="")
+    return True
+
+
+def waiting_for_queue(export: Export) -> bool:
+    """The export is saved but its task has not reached the broker yet (see QUEUE_PAUSED)."""
+    return export.state == Export.State.QUEUED and bool(export.error)
 
 
 def may_export(user: User, apprenticeship: Apprenticeship) -> bool:
@@ -59,6 +101,9 @@ def request_portfolio_export(*, apprenticeship: Apprenticeship, by: User) -> Exp
         state__in=[Export.State.QUEUED, Export.State.RUNNING],
     ).first()
     if pending:
+        if waiting_for_queue(pending):
+            # Asking again is a good moment to try the task queue again.
+            _queue(pending)
         return pending
     export = Export.objects.create(
         kind=Export.Kind.PORTFOLIO,
@@ -98,7 +143,8 @@ def request_cohort_export(
 
 def _cohort(user: User, filters: dict) -> list[Apprenticeship]:
     """The cohort as the requester may see it now: access is checked again when the work runs."""
-    apprenticeships = Apprenticeship.objects.visible_to(user).with_people()
+    # An apprentice whose personal data was erased has no portfolio left to export.
+    apprenticeships = Apprenticeship.objects.visible_to(user).with_people().exclude(audit_entries__action=ERASED_ACTION)
     if filters.get("assessor"):
         apprenticeships = apprenticeships.filter(assessor_id=filters["assessor"])
     if filters.get("employer"):
@@ -176,9 +222,18 @@ def _manifest(apprenticeships: list[Apprenticeship], names: dict[int, str], expo
     return json.dumps({"exported_at": exported_at.isoformat(), "portfolios": entries}, indent=2).encode()
 
 
-def _render(export: Export, exported_at: datetime.datetime) -> tuple[str, bytes]:
+def _render(export: Export, exported_at: datetime.datetime) -> tuple[str, bytes | File]:
+    if export.kind == Export.Kind.PERSONAL_DATA:
+        # Imported here: personal_data builds on this module's queueing and progress.
+        from .personal_data import build_personal_data_archive
+
+        return build_personal_data_archive(
+            export, exported_at=exported_at, on_progress=partial(_set_progress, export.pk)
+        )
     if export.kind == Export.Kind.PORTFOLIO:
         apprenticeship = Apprenticeship.objects.with_people().get(pk=export.apprenticeship_id)
+        if apprenticeship.audit_entries.filter(action=ERASED_ACTION).exists():
+            raise ExportFailed("This apprentice's personal data has been erased, so there is no portfolio to export.")
         pdf = render_portfolio(apprenticeship, exported_at=exported_at, on_progress=partial(_set_progress, export.pk))
         return portfolio_filename(apprenticeship), pdf
     cohort = _cohort(export.requested_by, export.filters)
@@ -217,21 +272,27 @@ def run_export(export_id: int) -> Export | None:
     except (ExportFailed, PortfolioRenderError) as error:
         return _fail(export, str(error))
     stored_name = f"exports/{export.pk}/{file_name}"
-    # Overwrite, never a second file: a re-run after a lost worker replaces its own output.
-    if default_storage.exists(stored_name):
-        default_storage.delete(stored_name)
-    saved = default_storage.save(stored_name, ContentFile(content))
+    # A zip of an apprentice's files can run to hundreds of megabytes: it comes as a temporary file.
+    body = content if isinstance(content, File) else ContentFile(content)
+    try:
+        # Overwrite, never a second file: a re-run after a lost worker replaces its own output.
+        if default_storage.exists(stored_name):
+            default_storage.delete(stored_name)
+        saved = default_storage.save(stored_name, body)
+        size = body.size
+    finally:
+        body.close()
     Export.objects.filter(pk=export.pk).update(
         state=Export.State.DONE,
         progress=100,
         file=saved,
         file_name=file_name,
-        size=len(content),
+        size=size,
         finished_at=timezone.now(),
         expires_at=timezone.now() + datetime.timedelta(days=settings.EXPORT_RETENTION_DAYS),
     )
     export.refresh_from_db()
-    log.info("export %s done: %s, %d bytes", export.pk, file_name, len(content))
+    log.info("export %s done: %s, %d bytes", export.pk, file_name, size)
     return export
 
 
@@ -259,17 +320,17 @@ def delete_expired_exports(now: datetime.datetime | None = None) -> int:
     return len(expired)
 
 
-def requeue(export: Export) -> None:
-    from .tasks import render_export
-
+def requeue(export: Export) -> bool:
+    """Puts the export back on the queue; False when the broker is still unreachable."""
     Export.objects.filter(pk=export.pk).update(state=Export.State.QUEUED, progress=0)
-    render_export.delay(export.pk)
+    return publish(export.pk, queue=_queue_of(export))
 
 
 def stalled_exports(now: datetime.datetime | None = None) -> list[Export]:
-    """Exports whose worker vanished: running past the hard limit, or queued and never started."""
+    """Exports whose worker vanished (running past the hard limit, or queued and never started),
+    and exports whose task never reached the broker, however recent."""
     now = now or timezone.now()
     limit = datetime.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 60)
     running = Export.objects.filter(state=Export.State.RUNNING, started_at__lt=now - limit)
-    queued = Export.objects.filter(state=Export.State.QUEUED, created_at__lt=now - limit)
+    queued = Export.objects.filter(state=Export.State.QUEUED).filter(Q(created_at__lt=now - limit) | ~Q(error=""))
     return list(running) + list(queued)

@@ -165,25 +165,31 @@ class ExportQuerySet(models.QuerySet["Export"]):
         """Staff who may see an apprenticeship may start and download its export.
 
         Portfolio exports: the apprentice's assessor and their provider's admins. Cohort exports:
-        the provider's admins.
+        the provider's admins. Personal data exports: the apprentice who asked for it, nobody else.
         """
         if not user.is_authenticated or not user.is_active:
             return self.none()
+        # An apprentice's copy of their own data is theirs alone: no member of staff, not even a
+        # site administrator, opens it.
+        if user.role == User.Role.APPRENTICE:
+            return self.filter(kind=Export.Kind.PERSONAL_DATA, requested_by=user)
+        staff = self.exclude(kind=Export.Kind.PERSONAL_DATA)
         if user.is_superuser:
-            return self.all()
+            return staff
         if user.role == User.Role.ASSESSOR:
-            return self.filter(kind=Export.Kind.PORTFOLIO, apprenticeship__in=Apprenticeship.objects.visible_to(user))
+            return staff.filter(kind=Export.Kind.PORTFOLIO, apprenticeship__in=Apprenticeship.objects.visible_to(user))
         if user.role == User.Role.PROVIDER_ADMIN:
-            return self.filter(provider_id=user.organisation_id)
+            return staff.filter(provider_id=user.organisation_id)
         return self.none()
 
 
 class Export(models.Model):
-    """A portfolio PDF, or a cohort's zip of them, made by a worker and kept for a while."""
+    """A portfolio PDF, a cohort's zip of them, or an apprentice's own data: made by a worker, kept for a while."""
 
     class Kind(models.TextChoices):
         PORTFOLIO = "portfolio", "Portfolio PDF"
         COHORT = "cohort", "Cohort zip"
+        PERSONAL_DATA = "personal_data", "Personal data zip"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -191,7 +197,7 @@ class Export(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="exports")
     provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="exports")
     apprenticeship = models.ForeignKey(

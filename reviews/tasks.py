@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 @shared_task(
     bind=True,
+    # The Export row is the result; storing another in Redis would only be one more thing to reach.
+    ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
@@ -43,11 +45,9 @@ def delete_expired_exports() -> int:
 
 @shared_task
 def requeue_stalled_exports() -> int:
-    """Puts back on the queue exports whose worker vanished without a word."""
-    stalled = exports.stalled_exports()
-    for export in stalled:
-        exports.requeue(export)
-    return len(stalled)
+    """Puts back on the queue exports whose worker vanished without a word, and exports whose task
+    never reached the broker (Redis was down when they were asked for). Says how many went back."""
+    return sum(exports.requeue(export) for export in exports.stalled_exports())
 
 
 @shared_task

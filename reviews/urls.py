@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import apprentice, assessor, exports, gateway, iqa, mentor, programme, provider
+from .views import apprentice, assessor, data, exports, gateway, iqa, mentor, programme, provider
 from .views.versions import move_version
 
 app_name = "reviews"
@@ -35,4 +35,8 @@ urlpatterns = [
     path("apprenticeships/<int:pk>/training-plan/edit/", programme.training_plan_edit, name="training_plan_edit"),
     path("training-plans/<int:pk>/", programme.training_plan_version, name="training_plan_version"),
     path("training-plans/<int:pk>/sign/", programme.training_plan_sign, name="training_plan_sign"),
+    path("my-data/", data.my_data, name="my_data"),
+    path("my-data/export/", data.start_my_data_export, name="my_data_start"),
+    path("my-data/exports/<int:pk>/", data.my_data_export, name="my_data_export"),
+    path("apprenticeships/<int:pk>/erase/", data.erase_personal_data, name="erase_personal_data"),
 ]

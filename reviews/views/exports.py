@@ -81,8 +81,8 @@ def export_download(request, pk: int):
                 payload={
                     "apprenticeship": export.apprenticeship_id,
                     "export": export.pk,
+                    # Not the file's name: it names the apprentice, and the audit log is never erased.
                     "kind": export.kind,
-                    "name": export.file_name,
                 },
             )
     except BaseException:
