@@ -1,6 +1,7 @@
 """Persona fixtures shared by every app's tests: one provider's people, and an outsider."""
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,42 @@ def _tasks_in_process_unless_testing_the_worker(request, settings):
     app.conf.task_always_eager = before
 
 
+def _s3_backend_for_test(settings, prefix: str) -> dict:
+    """The deployment's own object storage settings (MEDIA_STORAGE=s3), with the test's key prefix."""
+    if settings.MEDIA_STORAGE != "s3":
+        pytest.exit("TEST_MEDIA_STORAGE=s3 needs MEDIA_STORAGE=s3 and the S3_* settings (see .ci/run).", returncode=4)
+    configured = settings.STORAGES["default"]
+    return {**configured, "OPTIONS": {**configured["OPTIONS"], "location": prefix}}
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(request, settings, tmp_path: Path):
     """Uploads made by a test land in its own temporary folder, never in the project.
 
     Tests with a real worker share the folder the worker was started with (WORKER_MEDIA_ROOT).
+
+    With TEST_MEDIA_STORAGE=s3 (CI sets it, with MEDIA_STORAGE=s3, for the tests marked `storage`
+    against a local moto server), files go to the bucket the S3_* settings name, through the same
+    backend and options as a deployment, under a key prefix of the test's own that is emptied
+    afterwards. MEDIA_ROOT still points at an empty temporary folder then, and must stay empty: a
+    file written there means some code went past the storage API to the file system, which would
+    lose files on a deployment with several hosts.
     """
     media = tmp_path / "media"
-    if request.node.get_closest_marker("worker") and os.environ.get("WORKER_MEDIA_ROOT"):
+    worker = request.node.get_closest_marker("worker") is not None
+    if worker and os.environ.get("WORKER_MEDIA_ROOT"):
         media = Path(os.environ["WORKER_MEDIA_ROOT"])
     settings.MEDIA_ROOT = media
+    if os.environ.get("TEST_MEDIA_STORAGE", "local") == "s3" and not worker:
+        prefix = f"tests/{uuid.uuid4().hex}"
+        settings.STORAGES = {**settings.STORAGES, "default": _s3_backend_for_test(settings, prefix)}
+        yield
+        from django.core.files.storage import storages
+
+        storages["default"].bucket.objects.filter(Prefix=f"{prefix}/").delete()
+        written = [str(p.relative_to(media)) for p in media.rglob("*") if p.is_file()] if media.exists() else []
+        assert not written, f"written to MEDIA_ROOT instead of object storage: {written}"
+        return
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -57,6 +84,7 @@ def _media_in_tmp(request, settings, tmp_path: Path):
             "OPTIONS": {"location": media},
         },
     }
+    yield
 
 
 @pytest.fixture

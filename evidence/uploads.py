@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
+import zlib
 from pathlib import PurePath
 
 import magic
@@ -43,19 +45,58 @@ _OOXML_PARTS = {
 }
 
 
+# Reading a zip's directory costs memory in proportion to its entries (a few hundred bytes each):
+# a 25 MB zip of 200,000 empty entries took over 100 MB to list. Real documents hold dozens to a
+# few thousand parts, so a directory bigger than this is not looked into (and the file, seen only
+# as a zip, is refused).
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY = 2 * 1024 * 1024
+# An OpenDocument `mimetype` entry is one short line; a longer one is not read (it could inflate
+# from a few kilobytes to gigabytes).
+MAX_MIMETYPE_LENGTH = 100
+
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+
+
+def _zip_directory_is_small(upload: UploadedFile) -> bool:
+    """Whether the zip's central directory, as its end record declares it, is of a document's size.
+
+    Reads only the end of the file (the record and the comment that may follow it, at most 64 KB).
+    A zip64 archive, whose counts are in another record, is not looked into either.
+    """
+    size = upload.size or 0
+    tail_length = min(size, _END_OF_DIRECTORY.size + 0xFFFF)
+    upload.seek(size - tail_length)
+    tail = upload.read(tail_length)
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _END_OF_DIRECTORY.size:
+        return False
+    _, _, _, _, entries, directory_size, _, _ = _END_OF_DIRECTORY.unpack_from(tail, at)
+    if entries == 0xFFFF or directory_size == 0xFFFFFFFF:
+        return False
+    return entries <= MAX_ZIP_ENTRIES and directory_size <= MAX_ZIP_DIRECTORY
+
+
 def _detect_zip_document(upload: UploadedFile) -> str | None:
-    upload.seek(0)
     try:
+        if not _zip_directory_is_small(upload):
+            return None
+        upload.seek(0)
         with zipfile.ZipFile(upload) as archive:
             names = archive.namelist()
             if "mimetype" in names:
-                declared = archive.read("mimetype").decode("ascii", "replace").strip()
+                with archive.open("mimetype") as entry:
+                    declared = entry.read(MAX_MIMETYPE_LENGTH + 1)
+                if len(declared) > MAX_MIMETYPE_LENGTH:
+                    return None
+                declared = declared.decode("ascii", "replace").strip()
                 return declared if declared in ALLOWED_TYPES else None
             if "[Content_Types].xml" in names:
                 for prefix, content_type in _OOXML_PARTS.items():
                     if any(name.startswith(prefix) for name in names):
                         return content_type
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, zlib.error):
         return None
     return None
 

@@ -226,7 +226,7 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "local", ("local", "s3"))
 if MEDIA_STORAGE == "s3":
     _media_backend = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "portal.storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": env.str("S3_BUCKET"),
             "endpoint_url": env.str("S3_ENDPOINT_URL", default=None),

@@ -126,6 +126,7 @@ def test_another_apprentice_cannot_reach_my_items_by_changing_the_id(
 # --- Files ------------------------------------------------------------------------------------
 
 
+@pytest.mark.storage
 def test_files_download_as_attachments_with_nosniff(client, submitted, assessor):
     pdf = submitted.versions.get().files.get(original_name="sop.pdf")
     client.force_login(assessor)
@@ -137,6 +138,7 @@ def test_files_download_as_attachments_with_nosniff(client, submitted, assessor)
     assert b"".join(response.streaming_content).startswith(b"%PDF")
 
 
+@pytest.mark.storage
 def test_images_and_pdfs_preview_inline(client, submitted, apprentice):
     client.force_login(apprentice)
     for f in submitted.versions.get().files.all():
@@ -145,6 +147,7 @@ def test_images_and_pdfs_preview_inline(client, submitted, apprentice):
         assert response["X-Frame-Options"] == "SAMEORIGIN"
 
 
+@pytest.mark.storage
 def test_other_files_are_never_inline(client, draft, apprentice):
     client.force_login(apprentice)
     f = draft.versions.get().files.get()
@@ -155,6 +158,7 @@ def test_other_files_are_never_inline(client, draft, apprentice):
 # --- Creating and editing --------------------------------------------------------------------
 
 
+@pytest.mark.storage
 def test_apprentice_creates_a_draft_with_files_and_mappings(client, apprenticeship, apprentice, ksbs):
     client.force_login(apprentice)
     data = form_data(ksbs, files=[upload("referral.pdf"), upload("ward.jpg")], save="")
@@ -168,6 +172,7 @@ def test_apprentice_creates_a_draft_with_files_and_mappings(client, apprenticesh
     assert item.status == "draft"
 
 
+@pytest.mark.storage
 def test_save_and_submit_in_one_go(client, apprenticeship, apprentice, ksbs):
     client.force_login(apprentice)
     client.post("/evidence/new/", form_data(ksbs, files=[upload("referral.pdf")], submit=""))
@@ -236,6 +241,7 @@ def test_a_ksb_of_another_standard_slipped_into_the_form_is_ignored(client, appr
     assert [m.ksb.code for m in EvidenceItem.objects.get().versions.get().mappings.all()] == ["K24"]
 
 
+@pytest.mark.storage
 def test_editing_a_draft(client, draft, apprentice, ksbs):
     client.force_login(apprentice)
     notes = draft.versions.get().files.get()
@@ -284,6 +290,7 @@ def test_actions_need_post(client, draft, apprentice):
     assert client.get(f"/evidence/{draft.pk}/submit/").status_code == 405
 
 
+@pytest.mark.storage
 def test_deleting_a_draft(client, draft, apprentice):
     client.force_login(apprentice)
     response = client.post(f"/evidence/{draft.pk}/delete/")

@@ -31,6 +31,7 @@ def export_now(django_capture_on_commit_callbacks, **kwargs) -> Export:
     return export
 
 
+@pytest.mark.storage
 def test_an_assessor_exports_a_portfolio_pdf(portfolio, assessor, django_capture_on_commit_callbacks):
     export = export_now(django_capture_on_commit_callbacks, apprenticeship=portfolio, by=assessor)
     assert export.state == Export.State.DONE
@@ -84,6 +85,7 @@ def test_a_missing_file_fails_the_export_in_words(portfolio, assessor, django_ca
     assert not export.file
 
 
+@pytest.mark.storage
 def test_a_provider_admin_exports_the_cohort_as_a_zip_with_a_manifest(
     portfolio, other_apprenticeship, outsider_apprenticeship, provider_admin, django_capture_on_commit_callbacks
 ):
@@ -148,6 +150,7 @@ def test_an_export_whose_worker_vanished_is_requeued(portfolio, assessor, settin
 # --- Pages -------------------------------------------------------------------------------------
 
 
+@pytest.mark.storage
 def test_export_button_page_and_download(client, portfolio, assessor, django_capture_on_commit_callbacks):
     client.force_login(assessor)
     with django_capture_on_commit_callbacks(execute=True):
@@ -179,6 +182,7 @@ def test_a_failed_export_page_says_why(client, portfolio, assessor):
     assert "The export failed." in page and "x.pdf" in page and "hx-trigger" not in page
 
 
+@pytest.mark.storage
 @pytest.mark.parametrize("persona", ["other_assessor", "mentor", "iqa", "apprentice", "outsider"])
 def test_others_can_neither_start_nor_see_nor_download(
     client, portfolio, other_apprenticeship, persona, request, assessor
@@ -195,6 +199,7 @@ def test_others_can_neither_start_nor_see_nor_download(
     assert Export.objects.count() == 1
 
 
+@pytest.mark.storage
 def test_a_provider_admin_starts_a_cohort_export_from_the_heatmap(
     client, portfolio, provider_admin, django_capture_on_commit_callbacks
 ):
