@@ -201,11 +201,29 @@ class EvidenceFile(models.Model):
     # row keeps the size and SHA-256 that sign-offs and funding audits refer to.
     erased_at = models.DateTimeField(null=True, blank=True)
 
+    class ScanStatus(models.TextChoices):
+        PENDING = "pending", "Being checked for viruses"
+        CLEAN = "clean", "Checked for viruses: clean"
+        INFECTED = "infected", "Removed: a virus was found"
+        # Scanning is off (CLAMAV_ADDRESS empty), or the file was uploaded before it was turned on.
+        NOT_SCANNED = "not_scanned", "Not scanned"
+
+    # With virus scanning on, an upload is held as pending until clamd has answered: nobody may
+    # download it, rely on it for a sign-off or put it into a PDF before then.
+    scan_status = models.CharField(max_length=12, choices=ScanStatus.choices, default=ScanStatus.NOT_SCANNED)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    # The name of what clamd found in an infected file, e.g. Win.Test.EICAR_HDB-1.
+    scan_signature = models.CharField(max_length=200, blank=True)
+
     objects = EvidenceFileQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(size__gt=0), name="evidence_file_not_empty"),
+            models.CheckConstraint(
+                condition=Q(scan_status__in=["pending", "clean", "infected", "not_scanned"]),
+                name="evidence_file_scan_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -221,7 +239,20 @@ class EvidenceFile(models.Model):
     @property
     def is_previewable(self) -> bool:
         """Browsers show these safely inline; everything else is only ever a download."""
-        return self.is_image or self.content_type == "application/pdf"
+        return self.is_available and (self.is_image or self.content_type == "application/pdf")
+
+    @property
+    def is_available(self) -> bool:
+        """Whether the bytes may be read, previewed, relied on or printed: not held for, or removed by, a scan."""
+        return self.scan_status in (self.ScanStatus.CLEAN, self.ScanStatus.NOT_SCANNED)
+
+    @property
+    def is_scan_pending(self) -> bool:
+        return self.scan_status == self.ScanStatus.PENDING
+
+    @property
+    def is_infected(self) -> bool:
+        return self.scan_status == self.ScanStatus.INFECTED
 
     @property
     def extension(self) -> str:

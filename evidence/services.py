@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime
 import errno
+import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -22,9 +25,12 @@ from portal.models import Apprenticeship, Notice, User
 from portal.notices import notify
 from standards.models import KSB
 
+from . import antivirus
 from .models import EvidenceFile, EvidenceItem, EvidenceVersion, KSBMapping, OTJActivity
-from .tasks import make_print_copy_task
+from .tasks import make_print_copy_task, scan_file_task
 from .uploads import check_upload, sha256_of
+
+logger = logging.getLogger(__name__)
 
 # Types whose written record is itself the evidence, so a file is optional.
 TYPES_WITHOUT_FILES = (EvidenceItem.Type.REFLECTIVE_ACCOUNT, EvidenceItem.Type.PROFESSIONAL_DISCUSSION)
@@ -89,7 +95,48 @@ def _write(stored: EvidenceFile, upload: UploadedFile, written: list[str]) -> No
     stored.file = saved
 
 
+def storage_used(apprentice: User) -> int:
+    """Bytes the apprentice's files take up in storage, each file counted once however many versions share it.
+
+    Files erased, or removed as infected, no longer take any room.
+    """
+    files = EvidenceFile.objects.filter(apprenticeship__apprentice_id=apprentice.pk, erased_at__isnull=True).exclude(
+        scan_status=EvidenceFile.ScanStatus.INFECTED
+    )
+    return files.aggregate(total=Sum("size"))["total"] or 0
+
+
+def _check_quota(apprenticeship: Apprenticeship, uploads: list[UploadedFile]) -> None:
+    """Refuses uploads that would take the apprentice past STORAGE_QUOTA_MB, before anything is written.
+
+    The error is the files field's, so the form shows it under the files chosen.
+    """
+    incoming = sum(upload.size or 0 for upload in uploads)
+    if not incoming:
+        return
+    # Two uploads at once must not both fit in the room left for one: the apprentice's
+    # apprenticeships are locked until this transaction ends.
+    list(Apprenticeship.objects.select_for_update().filter(apprentice_id=apprenticeship.apprentice_id).values("pk"))
+    used = storage_used(apprenticeship.apprentice)
+    limit = settings.STORAGE_QUOTA
+    if used + incoming > limit:
+        these = "This file" if len(uploads) == 1 else "These files"
+        raise ValidationError(
+            {
+                "files": [
+                    f"{these} ({filesizeformat(incoming)}) would take your portfolio past its storage limit: "
+                    f"{filesizeformat(used)} of {filesizeformat(limit)} is used. Nothing was saved. Remove files "
+                    "you no longer need from your drafts, or make large files smaller (photos at a lower "
+                    "resolution, documents saved as PDF), then add them again."
+                ]
+            }
+        )
+
+
 def _add_files(version: EvidenceVersion, uploads: Iterable[UploadedFile], written: list[str]) -> None:
+    uploads = list(uploads)
+    _check_quota(version.item.apprenticeship, uploads)
+    scanning = bool(settings.CLAMAV_ADDRESS)
     for upload in uploads:
         stored = EvidenceFile(
             apprenticeship=version.item.apprenticeship,
@@ -97,13 +144,127 @@ def _add_files(version: EvidenceVersion, uploads: Iterable[UploadedFile], writte
             size=upload.size,
             content_type=check_upload(upload),
             sha256=sha256_of(upload),
+            scan_status=EvidenceFile.ScanStatus.PENDING if scanning else EvidenceFile.ScanStatus.NOT_SCANNED,
         )
         _write(stored, upload, written)
         stored.save()
         version.files.add(stored)
-        if stored.is_image:
-            # After commit: a rolled-back upload has no file to copy.
+        # After commit: a rolled-back upload has no file to scan or copy. With scanning on, the print
+        # copy waits for a clean verdict: the image decoder is not given a file that may be malware.
+        if scanning:
+            transaction.on_commit(partial(_queue_scan, stored.pk))
+        elif stored.is_image:
             transaction.on_commit(partial(make_print_copy_task.delay, stored.pk))
+
+
+def _queue_scan(file_id: int) -> None:
+    """Queues the scan of a file just saved. The upload has committed by now, so a broker that cannot
+    be reached (or, with tasks in-process, a clamd that cannot) must not turn it into an error page:
+    the file stays pending, shown as still being checked, and is logged for the operator."""
+    try:
+        scan_file_task.delay(file_id)
+    except Exception:
+        logger.exception("The virus scan of evidence file %s could not run; the file stays pending.", file_id)
+
+
+# --- Virus scanning ----------------------------------------------------------------------------
+
+QUARANTINED = (
+    "“{name}” was found to contain {signature} and has been removed; nothing else in your portfolio "
+    "was affected. Check your computer with up-to-date antivirus software before uploading it again."
+)
+
+
+def scan_file(*, file_id: int) -> EvidenceFile | None:
+    """Streams a pending file to clamd and records its verdict. Running it again changes nothing.
+
+    Raises antivirus.ScannerUnavailable when clamd cannot be reached, so that the task retries; the
+    file stays pending meanwhile. The scan runs outside any transaction: nothing is locked while
+    clamd reads the file.
+    """
+    stored = EvidenceFile.objects.filter(pk=file_id, scan_status=EvidenceFile.ScanStatus.PENDING).first()
+    if stored is None:  # scanned already, or a draft's file deleted meanwhile
+        return None
+    if not settings.CLAMAV_ADDRESS:
+        # Scanning was turned off while the file waited: it behaves as any file that is not scanned.
+        return _record_verdict(stored, EvidenceFile.ScanStatus.NOT_SCANNED)
+    with stored.file.open("rb") as handle:
+        verdict = antivirus.scan(handle, address=settings.CLAMAV_ADDRESS)
+    if verdict.infected:
+        return quarantine_file(file=stored, signature=verdict.signature)
+    return _record_verdict(stored, EvidenceFile.ScanStatus.CLEAN)
+
+
+@transaction.atomic
+def _record_verdict(stored: EvidenceFile, status: str) -> EvidenceFile:
+    pending = EvidenceFile.ScanStatus.PENDING
+    if not EvidenceFile.objects.filter(pk=stored.pk, scan_status=pending).update(
+        scan_status=status, scanned_at=timezone.now()
+    ):
+        return stored
+    stored.refresh_from_db()
+    audit.record(
+        action="file.scanned",
+        actor=None,
+        payload={
+            "apprenticeship": stored.apprenticeship_id,
+            "file": stored.pk,
+            "sha256": stored.sha256,
+            "result": status,
+        },
+    )
+    if stored.is_image:
+        transaction.on_commit(partial(make_print_copy_task.delay, stored.pk))
+    return stored
+
+
+@transaction.atomic
+def quarantine_file(*, file: EvidenceFile, signature: str) -> EvidenceFile:
+    """Removes an infected file: its bytes leave storage, it leaves the drafts that held it, and the
+    apprentice is told what was found. Nobody else ever saw it: it was pending until now.
+
+    The row stays, marked infected with what clamd found, for the audit log to refer to. A version
+    already submitted is never changed; the file stays listed there as removed, and unreadable.
+    """
+    stored = EvidenceFile.objects.select_for_update().select_related("apprenticeship__apprentice").get(pk=file.pk)
+    if stored.is_infected:
+        return stored
+    stored.scan_status = EvidenceFile.ScanStatus.INFECTED
+    stored.scan_signature = signature[:200]
+    stored.scanned_at = timezone.now()
+    doomed = [f.name for f in (stored.file, stored.print_copy) if f]
+    # The stored name stays (as for an erased file), so a reader of the row finds the bytes missing
+    # rather than a row without a file.
+    stored.print_copy = None
+    stored.save(update_fields=["scan_status", "scan_signature", "scanned_at", "print_copy"])
+    drafts = list(EvidenceVersion.objects.filter(files=stored, submitted_at__isnull=True).select_related("item"))
+    for version in drafts:
+        version.files.remove(stored)
+    for name in doomed:
+        transaction.on_commit(partial(default_storage.delete, name))
+    apprenticeship = stored.apprenticeship
+    audit.record(
+        action="file.quarantined",
+        actor=None,
+        payload={
+            # Ids, the hash and what was found: a file's name may name a person, and the audit log
+            # can never be erased.
+            "apprenticeship": apprenticeship.pk,
+            "file": stored.pk,
+            "sha256": stored.sha256,
+            "signature": stored.scan_signature,
+            "removed_from": sorted([v.item_id, v.number] for v in drafts),
+        },
+    )
+    message = QUARANTINED.format(name=stored.original_name, signature=stored.scan_signature)
+    notify(
+        recipient=apprenticeship.apprentice,
+        message=Truncator(message).chars(Notice._meta.get_field("message").max_length),
+        url=drafts[0].item.get_absolute_url() if drafts else reverse("evidence:list"),
+        email_template="evidence/file_quarantined_email",
+        context={"file": stored, "signature": stored.scan_signature, "full_message": message},
+    )
+    return stored
 
 
 def _set_mappings(version: EvidenceVersion, mappings: Mapping[KSB, str]) -> None:
@@ -203,6 +364,12 @@ def submission_problems(version: EvidenceVersion, evidence_type: str | None = No
         problems.append(f"Add a note of how the evidence shows {', '.join(sorted(missing_notes))}.")
     if (evidence_type or version.evidence_type) not in TYPES_WITHOUT_FILES and not version.files.exists():
         problems.append("Add at least one file.")
+    pending = [f.original_name for f in version.files.all() if f.is_scan_pending]
+    if pending:
+        problems.append(
+            f"{', '.join(sorted(pending))} {'is' if len(pending) == 1 else 'are'} still being checked for viruses: "
+            "submit again in a minute."
+        )
     return problems
 
 

@@ -55,6 +55,28 @@ MAX_ZIP_DIRECTORY = 2 * 1024 * 1024
 # from a few kilobytes to gigabytes).
 MAX_MIMETYPE_LENGTH = 100
 
+# What a zip's directory says its entries unpack to, checked before any entry is opened. Office and
+# OpenDocument files unpack to a few times their size, rarely more than 20 times (XML compresses
+# well); a zip bomb declares gigabytes. So at most 100 times the upload's size, yet never less than
+# 100 MB (a small file cannot do harm by unpacking to that) and never more than 1 GB in all.
+MAX_ZIP_EXPANSION = 100
+MIN_ZIP_UNPACKED_LIMIT = 100 * 1024 * 1024
+MAX_ZIP_UNPACKED = 1024 * 1024 * 1024
+# Deflate cannot do better than about 1032:1, which only long runs of one byte reach; real parts of a
+# document stay far below. Above this ratio an entry is refused once it is large enough to matter
+# (smaller ones unpack to no more than the 100 MB that any zip may).
+MAX_ENTRY_RATIO = 1000
+MIN_ENTRY_SIZE_FOR_RATIO = MIN_ZIP_UNPACKED_LIMIT
+
+UNPACKS_TOO_LARGE = (
+    "{name} expands to {unpacked} when unpacked, which no real document does: "
+    "save it again from your office program and upload that."
+)
+PART_UNPACKS_TOO_FAR = (
+    "{name} holds a part that expands over {ratio:,}-fold when unpacked (to {unpacked}), which no real "
+    "document does: save it again from your office program and upload that."
+)
+
 _END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
 _END_SIGNATURE = b"PK\x05\x06"
 
@@ -78,12 +100,41 @@ def _zip_directory_is_small(upload: UploadedFile) -> bool:
     return entries <= MAX_ZIP_ENTRIES and directory_size <= MAX_ZIP_DIRECTORY
 
 
+class ZipBomb(Exception):
+    """A zip whose directory declares far more unpacked data than any document holds."""
+
+    def __init__(self, unpacked: int, *, one_part: bool = False) -> None:
+        super().__init__(unpacked)
+        self.unpacked = unpacked
+        self.one_part = one_part  # one entry's ratio, rather than the total, is what gave it away
+
+    def message(self, name: str) -> str:
+        template = PART_UNPACKS_TOO_FAR if self.one_part else UNPACKS_TOO_LARGE
+        return template.format(name=name, unpacked=filesizeformat(self.unpacked), ratio=MAX_ENTRY_RATIO)
+
+
+def _check_declared_sizes(archive: zipfile.ZipFile, size: int) -> None:
+    """Refuses a zip bomb from what its directory declares, without decompressing a byte.
+
+    A zip can also lie (declare little, inflate to much); nothing of ours inflates more than the
+    `mimetype` entry's first 100 bytes, so such a lie unpacks nowhere.
+    """
+    entries = archive.infolist()
+    unpacked = sum(info.file_size for info in entries)
+    if unpacked > min(max(MAX_ZIP_EXPANSION * size, MIN_ZIP_UNPACKED_LIMIT), MAX_ZIP_UNPACKED):
+        raise ZipBomb(unpacked)
+    for info in entries:
+        if info.file_size > MIN_ENTRY_SIZE_FOR_RATIO and info.file_size > MAX_ENTRY_RATIO * max(info.compress_size, 1):
+            raise ZipBomb(info.file_size, one_part=True)
+
+
 def _detect_zip_document(upload: UploadedFile) -> str | None:
     try:
         if not _zip_directory_is_small(upload):
             return None
         upload.seek(0)
         with zipfile.ZipFile(upload) as archive:
+            _check_declared_sizes(archive, upload.size or 0)
             names = archive.namelist()
             if "mimetype" in names:
                 with archive.open("mimetype") as entry:
@@ -101,12 +152,23 @@ def _detect_zip_document(upload: UploadedFile) -> str | None:
     return None
 
 
+# Zip containers: whatever libmagic makes of the first bytes, the directory is checked (for a zip
+# bomb) and the type taken from the manifest inside.
+_ZIP_CONTAINERS = {
+    "application/zip",
+    "application/octet-stream",
+    *(kind for kind in ALLOWED_TYPES if "openxmlformats" in kind or "opendocument" in kind),
+}
+
+
 def detect_content_type(upload: UploadedFile) -> str:
+    """The type of the upload by its content. Raises ZipBomb for a zip that declares absurd sizes."""
     upload.seek(0)
     head = upload.read(8192)
     content_type = magic.from_buffer(head, mime=True)
-    if content_type in {"application/zip", "application/octet-stream"} and head.startswith(b"PK"):
-        content_type = _detect_zip_document(upload) or content_type
+    if content_type in _ZIP_CONTAINERS and head.startswith(b"PK"):
+        # A document whose directory cannot be read, or is too large to read, is only a zip.
+        content_type = _detect_zip_document(upload) or "application/zip"
     upload.seek(0)
     return content_type
 
@@ -121,7 +183,11 @@ def check_upload(upload: UploadedFile) -> str:
             f"{name} is {filesizeformat(upload.size)}; files can be at most {settings.MAX_UPLOAD_SIZE_MB} MB.",
             code="too_large",
         )
-    content_type = detect_content_type(upload)
+    try:
+        content_type = detect_content_type(upload)
+    except ZipBomb as bomb:
+        upload.seek(0)
+        raise ValidationError(bomb.message(name), code="zip_bomb") from None
     if content_type not in ALLOWED_TYPES:
         raise ValidationError(
             f"{name} is not a file type the portfolio accepts ({ACCEPTED_SUMMARY}).", code="type_not_allowed"

@@ -223,6 +223,16 @@ def file_download(request, pk: int):
     for each would bury the log's real events.
     """
     stored = get_object_or_404(EvidenceFile.objects.visible_to(request.user), pk=pk)
+    if not stored.is_available:
+        # Held for a virus scan (409: try again shortly) or removed as infected (410: gone for good).
+        response = render(
+            request,
+            "evidence/file_unavailable.html",
+            {"stored": stored},
+            status=409 if stored.is_scan_pending else 410,
+        )
+        response["Cache-Control"] = "no-store"  # the answer changes as soon as the scan is done
+        return response
     inline = request.GET.get("preview") == "1" and stored.is_previewable
     try:
         handle = stored.file.open("rb")

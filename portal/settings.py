@@ -5,6 +5,7 @@ email) for development. `.env.example` lists every variable; a bad value stops s
 message naming it.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -257,6 +258,17 @@ STORAGES = {
 MAX_UPLOAD_SIZE_MB = env_positive_int("MAX_UPLOAD_SIZE_MB", 25)
 MAX_UPLOAD_SIZE = MAX_UPLOAD_SIZE_MB * 1024 * 1024
 MAX_FILES_PER_UPLOAD = env_positive_int("MAX_FILES_PER_UPLOAD", 10)
+# The most an apprentice's files may take up in all, across their apprenticeships (2 GB: a few
+# hundred documents and photos, far more than a portfolio needs), so one account cannot fill the disk.
+STORAGE_QUOTA_MB = env_positive_int("STORAGE_QUOTA_MB", 2048)
+STORAGE_QUOTA = STORAGE_QUOTA_MB * 1024 * 1024
+# Where clamd listens, for virus scanning of uploads: unix:///run/clamav/clamd.ctl or
+# tcp://127.0.0.1:3310. Empty (the embedded default): files are not scanned.
+CLAMAV_ADDRESS = env.str("CLAMAV_ADDRESS", default="").strip()
+if CLAMAV_ADDRESS and not re.fullmatch(r"unix:///\S+|tcp://(\[[0-9A-Fa-f:]+\]|[\w.-]+):\d{1,5}", CLAMAV_ADDRESS):
+    raise ImproperlyConfigured(
+        f"CLAMAV_ADDRESS must be unix:///path/to/clamd.socket or tcp://host:port, not {CLAMAV_ADDRESS!r}."
+    )
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -135,6 +135,7 @@ class PrintedFile:
     stored: EvidenceFile
     src: str = ""  # the fetcher URL of its print copy, when drawn
     attachment: str = ""  # its name inside the PDF, when attached
+    withheld: str = ""  # why it is listed but neither drawn nor attached
 
     @property
     def drawn(self) -> bool:
@@ -142,7 +143,17 @@ class PrintedFile:
 
     @property
     def type_label(self) -> str:
-        return ALLOWED_TYPES.get(self.stored.content_type, (self.stored.content_type, ()))[0]
+        label = ALLOWED_TYPES.get(self.stored.content_type, (self.stored.content_type, ()))[0]
+        return f"{label}. {self.withheld}" if self.withheld else label
+
+
+def _withheld(stored: EvidenceFile) -> str:
+    """Why a file held or removed by the virus scan goes into no PDF: only its name, size and hash are listed."""
+    if stored.is_scan_pending:
+        return "Not attached: it was still being checked for viruses when exported; export again to include it."
+    if stored.is_infected:
+        return "Not attached: it was removed because it contained a virus."
+    return ""
 
 
 @dataclass
@@ -159,7 +170,7 @@ def _print_sources(portfolio: Portfolio) -> dict[int, EvidenceFile | PrintCopy]:
     """
     sources: dict[int, EvidenceFile | PrintCopy] = {}
     for _, stored in portfolio.files:
-        if not stored.is_image:
+        if not stored.is_image or not stored.is_available:
             continue
         if stored.print_copy:
             sources[stored.pk] = stored
@@ -204,7 +215,7 @@ def _printed_entries(portfolio: Portfolio, sources: Mapping[int, EvidenceFile | 
                     printed[stored.pk] = PrintedFile(stored, src=f"{IMAGE_PREFIX}{stored.pk}")
                 else:
                     name = _unique_name(stored.original_name, entry.reference, taken)
-                    printed[stored.pk] = PrintedFile(stored, attachment=name)
+                    printed[stored.pk] = PrintedFile(stored, attachment=name, withheld=_withheld(stored))
             (row.images if printed[stored.pk].drawn else row.files).append(printed[stored.pk])
         entries.append(row)
     return entries
@@ -215,7 +226,7 @@ def _attachments(entries: list[PrintedEntry], stack: contextlib.ExitStack) -> li
     attachments: dict[str, weasyprint.Attachment] = {}
     for row in entries:
         for printed in row.files:
-            if printed.attachment in attachments:
+            if printed.attachment in attachments or printed.withheld:
                 continue
             stored = printed.stored
             with _missing_named(stored):

@@ -150,6 +150,16 @@ def sign_off_ksb(
     signed_files = []
     for version in EvidenceVersion.objects.filter(pk__in=[v.pk for v in versions]).prefetch_related("files"):
         for stored in version.files.all():
+            if stored.is_scan_pending:
+                raise ValidationError(
+                    f"{stored.original_name} is still being checked for viruses, so it cannot be relied on yet: "
+                    f"sign {ksb.code} off again in a minute."
+                )
+            if stored.is_infected:
+                raise ValidationError(
+                    f"{stored.original_name} was removed because it contained a virus, so it cannot be relied on: "
+                    f"sign {ksb.code} off on other evidence, or ask for the evidence to be revised."
+                )
             with stored.file.open("rb") as handle:
                 digest = sha256_of(handle)
             if digest != stored.sha256:
