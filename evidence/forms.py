@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from standards.models import KSB
 
@@ -80,6 +81,13 @@ class EvidenceForm(forms.Form):
     def ksb_rows(self):
         """(ksb, tick box, note) for each KSB of the standard, for the mapping table."""
         return [(ksb, self[f"ksb_{ksb.pk}"], self[f"note_{ksb.pk}"]) for ksb in self.ksbs]
+
+    def clean_activity_date(self):
+        day = self.cleaned_data["activity_date"]
+        # Evidence records something that happened; a date ahead is a slip of the keyboard (2062 for 2026).
+        if day > timezone.localdate():
+            raise forms.ValidationError("The activity cannot be in the future: give the day it took place.")
+        return day
 
     def clean(self):
         cleaned = super().clean()

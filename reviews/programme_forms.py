@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.forms import validate_planned_end_date
+
 from .models import Party, ProgressReview, TrainingPlan
 
 
@@ -125,6 +127,7 @@ class TrainingPlanForm(forms.Form):
     planned_end_date = forms.DateField(
         label="Planned end date",
         widget=_date_input(),
+        validators=[validate_planned_end_date],
         help_text="Saving moves the apprenticeship's planned end date to this one, and the off-the-job "
         "requirement with it.",
         error_messages={"required": "Give the planned end date."},

@@ -97,6 +97,10 @@ class KSBManager(models.Manager.from_queryset(KSBQuerySet)):  # type: ignore[mis
         return self.get(standard__reference=reference, standard__version=version, kind=kind, number=number)
 
 
+# The largest number a KSB's `number` column (a positive small integer) holds on every database.
+KSB_MAX_NUMBER = 32767
+
+
 class KSB(models.Model):
     """One knowledge, skill or behaviour statement of a standard version."""
 
@@ -139,8 +143,13 @@ class KSB(models.Model):
     def parse_code(text: str) -> tuple[str, int] | None:
         """('K', 12) for 'k12' or 'K12'; None when the text is not a KSB code."""
         text = text.strip().upper()
-        if len(text) >= 2 and text[0] in "KSB" and text[1:].isdigit() and int(text[1:]) > 0:
-            return text[0], int(text[1:])
+        digits = text[1:]
+        # ASCII digits only ("K²" passes isdigit() but not int()), and no number beyond what the
+        # column holds, which the database would refuse with an error rather than find nothing.
+        if len(text) >= 2 and text[0] in "KSB" and digits.isascii() and digits.isdigit():
+            number = int(digits)
+            if 0 < number <= KSB_MAX_NUMBER:
+                return text[0], number
         return None
 
     def natural_key(self) -> tuple[str, str, str, int]:

@@ -398,3 +398,20 @@ def test_the_new_evidence_page_offers_every_ksb_of_the_standard(client, apprenti
     assert response.status_code == 200
     assert len(response.context["form"].ksb_rows()) == 65
     assert "data-upload-progress" in response.content.decode()
+
+
+def test_an_activity_dated_in_the_future_is_refused_and_everything_typed_is_kept(client, apprenticeship, apprentice):
+    import datetime
+
+    from django.utils import timezone
+
+    client.force_login(apprentice)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    response = client.post(
+        "/evidence/new/",
+        {"title": "Tomorrow's audit", "activity_date": tomorrow.isoformat(), "evidence_type": "work_product"},
+    )
+    assert response.status_code == 200
+    assert "cannot be in the future" in response.content.decode()
+    assert "Tomorrow&#x27;s audit" in response.content.decode()
+    assert not apprenticeship.evidence_items.exists()

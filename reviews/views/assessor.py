@@ -137,6 +137,13 @@ def apprenticeship_progress(request, pk: int):
     )
 
 
+def _already_signed_off(apprenticeship: Apprenticeship, ksb: KSB) -> str:
+    """Why a KSB cannot be signed off again, or "" when it has no live sign-off."""
+    if SignOff.objects.live().filter(apprenticeship=apprenticeship, ksb=ksb).exists():
+        return f"{ksb.code} is already signed off: revoke that sign-off first to sign it off again."
+    return ""
+
+
 def _ksb_of(apprenticeship: Apprenticeship, code: str) -> KSB:
     parsed = KSB.parse_code(code)
     if not parsed:
@@ -155,6 +162,11 @@ def ksb_detail(request, pk: int, code: str):
     if request.method == "POST":
         if not may_sign:
             raise Http404("Only the apprentice's assessor signs off.")
+        already = _already_signed_off(apprenticeship, ksb)
+        if already:
+            # A double submit, or signed off in another tab: the page shows the sign-off, not the form.
+            messages.error(request, already)
+            return redirect("reviews:ksb", apprenticeship.pk, ksb.code)
         if form.is_valid():
             try:
                 services.sign_off_ksb(
@@ -165,6 +177,10 @@ def ksb_detail(request, pk: int, code: str):
                     comment=form.cleaned_data["comment"],
                 )
             except ValidationError as error:
+                already = _already_signed_off(apprenticeship, ksb)
+                if already:
+                    messages.error(request, already)
+                    return redirect("reviews:ksb", apprenticeship.pk, ksb.code)
                 form.add_error(None, error)
             else:
                 messages.success(request, f"{ksb.code} signed off.")

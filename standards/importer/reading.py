@@ -19,8 +19,13 @@ KIND_NOUN = {"K": "knowledge", "S": "skill", "B": "behaviour"}
 
 # A file with hundreds of problems is the wrong file; the first few say so.
 MAX_PROBLEMS = 20
+# The API's JSON is nested four levels deep; anything far deeper is not a standard.
+MAX_DEPTH = 32
+TOO_DEEP = f"The file is nested more than {MAX_DEPTH} levels deep, so it is not the standards API's JSON."
 
-VERSION_FORMAT = re.compile(r"^\d+(\.\d+)*$")
+# ASCII only: both go into the catalogue's addresses (standards/urls.py), which take nothing else.
+REFERENCE_FORMAT = re.compile(r"^[A-Z0-9]+$")
+VERSION_FORMAT = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # The API writes dates both as 2016-10-31T00:00:00 and as 2016-10-31T00:00:00 +00:00.
 DATE_FORMAT = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?$"
@@ -103,9 +108,14 @@ def parse(raw: bytes | str) -> list[StandardData]:
         raise ImportRefused(
             [f"The file is not JSON ({error.msg} at line {error.lineno}, column {error.colno})."]
         ) from None
-    if _holds_nul(document):
-        # PostgreSQL cannot store a NUL character in text; no real standard holds one.
-        raise ImportRefused(["The file holds a NUL character (\\u0000), which no standard's text contains."])
+    except RecursionError:
+        raise ImportRefused([TOO_DEEP]) from None
+    except ValueError:
+        # Python refuses to read an integer of thousands of digits (a guard against slow conversions).
+        raise ImportRefused(["The file holds a number thousands of digits long, which no standard has."]) from None
+    problem = _unstorable_text(document)
+    if problem:
+        raise ImportRefused([problem])
     if isinstance(document, dict):
         objects = [document]
     elif isinstance(document, list):
@@ -138,14 +148,31 @@ def parse(raw: bytes | str) -> list[StandardData]:
     return standards
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+def _unstorable_text(document: Any) -> str | None:
+    """Why the document cannot be stored as it is, or None.
+
+    PostgreSQL cannot store a NUL character in text, and no database or page can hold a lone
+    surrogate (JSON may escape one, as "\\ud800", though no UTF-8 text can contain it); no real
+    standard holds either. Walked without recursion, so a deeply nested file is refused in words.
+    """
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return TOO_DEEP
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list):
+            pending.extend((child, depth + 1) for child in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "The file holds a NUL character (\\u0000), which no standard's text contains."
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "The file holds a lone surrogate (an escape such as \\ud800), which is not a character."
+    return None
 
 
 class _StandardReader:
@@ -179,7 +206,11 @@ class _StandardReader:
         fields: dict[str, Any] = {}
         reference = self._text("referenceNumber", required=True, max_length=10)
         if reference is not None:
-            fields["reference"] = reference.upper()
+            reference = reference.upper()
+            if REFERENCE_FORMAT.match(reference) and len(reference) <= 10:
+                fields["reference"] = reference
+            else:
+                self.problem(f'"referenceNumber" must be letters and digits, such as ST0220, not {_show(reference)}.')
         version = self._version()
         if version is not None:
             fields["version"] = version
@@ -249,7 +280,8 @@ class _StandardReader:
             if required:
                 self.problem(f'"{name}" is missing.')
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        # ASCII digits only: "²" and other digits str.isdigit() accepts are not numbers int() reads.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= largest:
             self.problem(f'"{name}" must be a whole number, not {_show(value)}.')
