@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install migrate demo run-services worker worker-pdf beat bench-pdf clean
+.PHONY: run test lint install migrate demo run-services worker worker-pdf beat bench-pdf bench clean
 
 $(VENV)/.installed: requirements.txt debian-packages.txt
 	scripts/debian-packages
@@ -64,6 +64,11 @@ bench-pdf: install
 	  export DATABASE_URL="sqlite:///$$dir/bench.sqlite3" MEDIA_ROOT="$$dir/media" REDIS_URL= \
 	    EMAIL_URL=dummymail:// LOG_LEVEL=WARNING; \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py bench_pdf
+
+# The key pages at 1/10 and full size on gunicorn, PostgreSQL and Redis, against a bare view; writes
+# docs/benchmarks.md. Needs PostgreSQL and Redis running (see README, "Benchmarks"); BENCH_QUICK=1 for a smoke test.
+bench: install
+	$(PY) scripts/bench.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache
