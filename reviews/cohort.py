@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -132,18 +131,6 @@ class CohortRow:
     def progress(self) -> float:
         """Signed-off share of the standard, exact, so that sorting does not tie on rounding."""
         return self.coverage.signed_off / self.coverage.total if self.coverage.total else 0.0
-
-    @cached_property
-    def strip(self) -> list[list[tuple[str, str]]]:
-        """The row's cells grouped by kind (K, S, B), each as (its state's CSS name, its tooltip).
-
-        A page draws 50 × 65 cells: looking each cell's state, code and summary up in the
-        template took about half the page's time; printing two prepared strings takes half that.
-        """
-        return [
-            [(cell.state.css, f"{cell.ksb.code}: {cell.summary}") for cell in cells]
-            for _, cells in self.coverage.by_kind
-        ]
 
 
 @dataclass

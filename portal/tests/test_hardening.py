@@ -618,3 +618,19 @@ def test_a_session_cookie_with_the_production_settings_is_secure_and_http_only(
     cookie = response.cookies["__Host-sessionid"]
     assert cookie["secure"] is True and cookie["httponly"] is True and cookie["path"] == "/"
     assert not cookie["domain"] and not cookie["max-age"], "for this host only, gone when the browser closes"
+
+
+def test_expired_sessions_are_cleared_every_night(client, apprentice, other_apprentice):
+    from django.test import Client
+
+    from portal.tasks import clear_expired_sessions
+
+    sign_in(client, apprentice.email)
+    other = Client()
+    sign_in(other, other_apprentice.email)
+    Session.objects.filter(session_key=session_key(other)).update(
+        expire_date=datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    )
+    clear_expired_sessions.delay()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [session_key(client)]
+    assert settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]["task"] == "portal.tasks.clear_expired_sessions"

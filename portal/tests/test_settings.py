@@ -96,3 +96,14 @@ def test_the_example_values_that_are_switched_on_start_the_portal():
             switched_on[match[1]] = match[2]
     result = start(switched_on)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting; CI runs this on PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

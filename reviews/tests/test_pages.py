@@ -9,6 +9,7 @@ from evidence.models import EvidenceItem, EvidenceVersion
 from evidence.tests.factories import evidence, portfolio_of_200
 from reviews.models import Decision, SignOff
 from reviews.tests.helpers import accepted, signed_off
+from reviews.views.assessor import QUEUE_PAGE_SIZE
 
 
 @pytest.fixture
@@ -268,14 +269,32 @@ def test_queue_and_caseload_queries_do_not_grow_with_the_caseload(
 
     cohort = build_cohort(provider=provider, employer=employer, assessors=[assessor], standard=st0220)
     client.force_login(assessor)
-    # 19 measured, with off-the-job hours, review status, signatures and notices.
-    with django_assert_max_num_queries(20):
-        response = client.get("/assessor/")
-    assert len(response.context["caseload"]) == 300
-    assert (
-        len(response.context["queue"])
-        == EvidenceItem.objects.filter(apprenticeship__in=cohort, status=EvidenceItem.Status.SUBMITTED).count()
-    )
+    waiting = EvidenceItem.objects.filter(apprenticeship__in=cohort, status=EvidenceItem.Status.SUBMITTED).count()
+    assert waiting > 2 * QUEUE_PAGE_SIZE
+    # 20 measured, with the queue's count, off-the-job hours, review status, signatures and notices.
+    for page in (1, 2):
+        with django_assert_max_num_queries(21):
+            response = client.get(f"/assessor/?page={page}")
+        assert len(response.context["caseload"]) == 300
+        assert len(response.context["queue"]) == QUEUE_PAGE_SIZE
+        assert response.context["queue"].paginator.count == waiting
+
+
+def test_the_queue_comes_a_page_at_a_time_oldest_first(client, apprenticeship, assessor):
+    items = [evidence(apprenticeship, title=f"Item {n}", submit=True) for n in range(QUEUE_PAGE_SIZE + 3)]
+    for age, item in enumerate(reversed(items)):
+        EvidenceVersion.objects.filter(item=item).update(submitted_at=timezone.now() - datetime.timedelta(hours=age))
+    client.force_login(assessor)
+    first = client.get("/assessor/")
+    assert [i.pk for i in first.context["queue"]] == [i.pk for i in items[:QUEUE_PAGE_SIZE]]
+    body = first.content.decode()
+    assert f'Evidence waiting for a decision <span class="badge text-bg-primary">{QUEUE_PAGE_SIZE + 3}</span>' in body
+    assert 'aria-label="Pages of the queue"' in body and 'href="?page=2"' in body
+    second = client.get("/assessor/?page=2")
+    assert [i.pk for i in second.context["queue"]] == [i.pk for i in items[QUEUE_PAGE_SIZE:]]
+    # A page that is not one shows a page rather than an error.
+    assert [i.pk for i in client.get("/assessor/?page=abc").context["queue"]] == [i.pk for i in items[:QUEUE_PAGE_SIZE]]
+    assert client.get("/assessor/?page=99").context["queue"].number == 2
 
 
 def test_home_shows_the_newest_notices_and_counts_the_rest(client, apprenticeship, apprentice):

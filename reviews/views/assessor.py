@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Max, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +28,9 @@ from ..versions import left_on_earlier_versions, may_move, newer_versions
 
 assessor_only = role_required(User.Role.ASSESSOR)
 
+# Submitted items the assessor's home lists a page at a time, oldest first.
+QUEUE_PAGE_SIZE = 20
+
 
 def _with_judgements(items):
     """Items with every version, its decision and each mapping's judgement, in fixed queries."""
@@ -37,14 +41,14 @@ def _with_judgements(items):
 def assessor_home(request):
     """The queue of submitted evidence (oldest first), the caseload's progress, KSBs to sign off."""
     caseload = list(Apprenticeship.objects.visible_to(request.user).with_people())
-    queue = list(
-        _with_judgements(
-            EvidenceItem.objects.visible_to(request.user)
-            .filter(status=EvidenceItem.Status.SUBMITTED, apprenticeship__in=[a.pk for a in caseload])
-            .annotate(submitted_at=Max("versions__submitted_at"))
-            .order_by("submitted_at", "pk")
-        )
+    waiting = (
+        EvidenceItem.objects.visible_to(request.user)
+        .filter(status=EvidenceItem.Status.SUBMITTED, apprenticeship__in=[a.pk for a in caseload])
+        .annotate(submitted_at=Max("versions__submitted_at"))
+        .order_by("submitted_at", "pk")
     )
+    # Oldest first, a page at a time: only the page's items read their versions and judgements.
+    queue = Paginator(_with_judgements(waiting), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     standing = standings(caseload)
     caseload_standing = [standing[a.pk] for a in caseload]
     reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
@@ -53,6 +57,7 @@ def assessor_home(request):
         "reviews/assessor_home.html",
         {
             "queue": queue,
+            "queue_pages": queue.paginator.get_elided_page_range(queue.number, on_each_side=2, on_ends=1),
             "caseload": caseload_standing,
             "to_sign_off": [(s.coverage, cells) for s in caseload_standing if (cells := s.coverage.awaiting_sign_off)],
             "reviews_to_sign": reviews_to_sign,
