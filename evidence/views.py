@@ -16,7 +16,7 @@ from portal.models import Apprenticeship, User
 from . import services
 from .forms import EvidenceFilterForm, EvidenceForm
 from .models import EvidenceFile, EvidenceItem, EvidenceVersion
-from .selectors import evidence_for
+from .selectors import evidence_page
 
 apprentice_only = role_required(User.Role.APPRENTICE)
 
@@ -51,11 +51,14 @@ def evidence_list(request):
     if form.is_valid():
         data = form.cleaned_data
         filters = {"status": data["status"], "evidence_type": data["type"], "ksb": data["ksb"], "words": data["q"]}
+    page = evidence_page(request.user, number=request.GET.get("page"), **filters)
     return render(
         request,
         "evidence/list.html",
         {
-            "items": evidence_for(request.user, **filters),
+            "page": page,
+            "items": page.object_list,
+            "page_numbers": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
             "form": form,
             "show_apprentice": not request.user.is_apprentice,
             "filtered": any(filters.values()),
