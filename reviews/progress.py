@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 
@@ -53,32 +53,56 @@ ITEM_STATE = {
 }
 
 
-@dataclass
 class KSBCoverage:
-    ksb: KSB
-    counts: Counter = field(default_factory=Counter)
-    signed_at: datetime.datetime | None = None
-    signed_by: str = ""
+    """One KSB of one apprenticeship: how many items claim it in each state, and its live sign-off.
 
-    @cached_property
+    A heatmap page holds 50 × 65 of these, so they are slotted, make their counter only when
+    an item claims the KSB, and work out their state and tooltip once, when first asked (after
+    `progress_for` has filled them in).
+    """
+
+    __slots__ = ("ksb", "counts", "signed_at", "signed_by", "_state", "_summary")
+
+    def __init__(self, ksb: KSB) -> None:
+        self.ksb = ksb
+        self.counts: Counter = _NO_ITEMS
+        self.signed_at: datetime.datetime | None = None
+        self.signed_by = ""
+        self._state: CoverageState | None = None
+        self._summary: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<KSBCoverage {self.ksb.code}: {self.state.css}>"
+
+    def add_item(self, state: CoverageState) -> None:
+        if self.counts is _NO_ITEMS:
+            self.counts = Counter()
+        self.counts[state] += 1
+
+    @property
     def state(self) -> CoverageState:
-        # Read once the counts and sign-off are in (progress_for fills them first); a page asks
-        # each cell's state several times.
-        if self.signed_at:
-            return CoverageState.SIGNED_OFF
-        return max(self.counts, default=CoverageState.NONE)
+        if self._state is None:
+            self._state = CoverageState.SIGNED_OFF if self.signed_at else max(self.counts, default=CoverageState.NONE)
+        return self._state
 
     @property
     def item_count(self) -> int:
         return sum(self.counts.values())
 
-    @cached_property
+    @property
     def summary(self) -> str:
         """For a cell's tooltip, e.g. 'Signed off 3 Mar 2026 by D. Okafor; 1 accepted'."""
-        parts = [f"{self.counts[s]} {_LABELS[s].lower()}" for s in sorted(self.counts, reverse=True)]
-        if self.signed_at:
-            parts.insert(0, f"Signed off {self.signed_at:%d %b %Y} by {self.signed_by}")
-        return "; ".join(parts) or "No evidence yet"
+        if self._summary is None:
+            parts = [f"{self.counts[s]} {_LOWER_LABELS[s]}" for s in sorted(self.counts, reverse=True)]
+            if self.signed_at:
+                parts.insert(0, f"Signed off {self.signed_at:%d %b %Y} by {self.signed_by}")
+            self._summary = "; ".join(parts) or "No evidence yet"
+        return self._summary
+
+
+# Shared by every KSB no item claims; never written to (`add_item` makes a counter of its own).
+_NO_ITEMS: Counter = Counter()
+_LOWER_LABELS = tuple(label.lower() for label in _LABELS)
 
 
 @dataclass
@@ -99,8 +123,13 @@ class Coverage:
     def total(self) -> int:
         return len(self.cells)
 
+    @cached_property
+    def _states(self) -> Counter:
+        # Every figure below counts states; the cells are complete once the coverage is made.
+        return Counter(cell.state for cell in self.cells)
+
     def count(self, at_least: CoverageState) -> int:
-        return sum(1 for cell in self.cells if cell.state >= at_least)
+        return sum(n for state, n in self._states.items() if state >= at_least)
 
     def percent(self, at_least: CoverageState) -> int:
         return round(100 * self.count(at_least) / self.total) if self.total else 0
@@ -125,8 +154,7 @@ class Coverage:
 
     @property
     def totals(self) -> list[tuple[CoverageState, int]]:
-        states = Counter(cell.state for cell in self.cells)
-        return [(state, states[state]) for state in sorted(CoverageState, reverse=True)]
+        return [(state, self._states[state]) for state in sorted(CoverageState, reverse=True)]
 
     @property
     def awaiting_sign_off(self) -> list[KSBCoverage]:
@@ -164,7 +192,7 @@ def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) 
     for apprenticeship_id, ksb_id, status in rows:
         cell = cells[apprenticeship_id].get(ksb_id)
         if cell:
-            cell.counts[ITEM_STATE[status]] += 1
+            cell.add_item(ITEM_STATE[status])
 
     for apprenticeship_id, ksb_id, signed_at, first, last in (
         SignOff.objects.live()
