@@ -38,6 +38,10 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["-decided_at", "-pk"]
+        # The IQA's sample reads each assessor's newest decisions straight off this index.
+        indexes = [
+            models.Index(fields=["assessor", "-decided_at", "-id"], name="decision_assessor_newest"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(outcome="returned") | ~Q(feedback=""), name="decision_return_has_feedback"
@@ -93,6 +97,10 @@ class SignOff(models.Model):
 
     class Meta:
         ordering = ["-signed_at", "-pk"]
+        # The IQA's sample reads each assessor's newest sign-offs straight off this index.
+        indexes = [
+            models.Index(fields=["signed_by", "-signed_at", "-id"], name="sign_off_signer_newest"),
+        ]
         constraints = [
             # However two assessors race, a KSB has at most one live sign-off.
             models.UniqueConstraint(

@@ -371,3 +371,89 @@ def test_the_sample_costs_the_same_few_queries_however_much_there_is(
     assert [
         (len(s.decisions), s.decision_total, len(s.sign_offs), s.sign_off_total) for s in response.context["samples"]
     ] == [(5, 40, 5, 40)] * 3
+
+
+# --- The sample read straight off each assessor's index --------------------------------------
+
+
+def dated(rows, field: str, ages: list[datetime.timedelta], now: datetime.datetime) -> list:
+    """Gives each row its own time, `ages` ago, in the order given."""
+    for row, age in zip(rows, ages, strict=True):
+        type(row).objects.filter(pk=row.pk).update(**{field: now - age})
+    return list(type(rows[0]).objects.filter(pk__in=[row.pk for row in rows]))
+
+
+def newest_first(rows, field: str) -> list:
+    return sorted(rows, key=lambda row: (getattr(row, field), row.pk), reverse=True)
+
+
+def test_the_sample_is_each_assessors_newest_five_of_the_period_and_their_totals_exactly(
+    iqa_client, iqa, provider, employer, st0220, apprenticeship, other_apprenticeship, outsider_apprenticeship
+):
+    now = timezone.now()
+    days = datetime.timedelta(days=1)
+    minutes = datetime.timedelta(minutes=1)
+    assessor, other_assessor = apprenticeship.assessor, other_apprenticeship.assessor
+    # Someone who decided here but whose caseload has since moved to another assessor.
+    moved_on = AssessorFactory(organisation=provider)
+    handed_over = ApprenticeshipFactory(provider=provider, employer=employer, assessor=moved_on, standard=st0220)
+    for place in (apprenticeship, other_apprenticeship, handed_over, outsider_apprenticeship):
+        bulk_decisions(place, 9, iqa)
+    Apprenticeship.objects.filter(pk=handed_over.pk).update(assessor=other_assessor)
+
+    def decisions_of(place):
+        return list(Decision.objects.filter(version__item__apprenticeship=place).order_by("pk"))
+
+    def sign_offs_of(place):
+        return list(SignOff.objects.filter(apprenticeship=place).order_by("pk"))
+
+    # Seven in the period and two older than it, in no particular order.
+    mixed = [3 * days, 100 * days, 1 * days, 5 * days, 120 * days, 2 * days, 4 * days, 7 * days, 6 * days]
+    dated(decisions_of(apprenticeship), "decided_at", mixed, now)
+    dated(sign_offs_of(apprenticeship), "signed_at", mixed, now)
+    # The fifth, sixth and seventh newest share a time: the newest id of the three comes first.
+    tied = [1 * days, 2 * days, 3 * days, 4 * days] + [5 * days] * 3 + [95 * days, 200 * days]
+    dated(decisions_of(other_apprenticeship), "decided_at", tied, now)
+    dated(sign_offs_of(other_apprenticeship), "signed_at", tied, now)
+    dated(decisions_of(handed_over), "decided_at", [n * minutes for n in range(3)] + [91 * days] * 6, now)
+    dated(decisions_of(outsider_apprenticeship), "decided_at", [n * minutes for n in range(9)], now)
+
+    response = iqa_client.get("/iqa/")
+
+    samples = {s.assessor: s for s in response.context["samples"]}
+    assert set(samples) == {assessor, other_assessor, moved_on}
+    since = now - datetime.timedelta(days=90)
+    for person, sample in samples.items():
+        visible = Decision.objects.visible_to(iqa).filter(assessor=person, decided_at__gte=since)
+        signed = SignOff.objects.visible_to(iqa).filter(signed_by=person, signed_at__gte=since)
+        assert sample.decisions == newest_first(visible, "decided_at")[:5]
+        assert sample.sign_offs == newest_first(signed, "signed_at")[:5]
+        assert (sample.decision_total, sample.sign_off_total) == (visible.count(), signed.count())
+    assert (samples[assessor].decision_total, samples[assessor].sign_off_total) == (7, 7)
+    assert (samples[other_assessor].decision_total, samples[other_assessor].sign_off_total) == (7, 7)
+    assert (samples[moved_on].decision_total, samples[moved_on].sign_off_total) == (3, 9)
+    assert [d.decided_at for d in samples[assessor].decisions] == [now - n * days for n in (1, 2, 3, 4, 5)]
+    tied_decisions = decisions_of(other_apprenticeship)
+    assert samples[other_assessor].decisions == [*tied_decisions[:4], tied_decisions[6]]
+    assert samples[other_assessor].sign_offs[4] == sign_offs_of(other_apprenticeship)[6]
+    assert samples[moved_on].decisions == decisions_of(handed_over)[:3]
+    page = response.content.decode()
+    assert all(f"/iqa/decisions/{d.pk}/" not in page for d in decisions_of(outsider_apprenticeship))
+
+
+def test_many_assessors_cost_no_more_queries_than_one(
+    client, iqa, apprenticeship, provider, employer, st0220, django_assert_max_num_queries
+):
+    client.force_login(iqa)
+    bulk_decisions(apprenticeship, 7, iqa)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/iqa/").status_code == 200
+
+    for _ in range(12):
+        bulk_decisions(ApprenticeshipFactory(provider=provider, employer=employer, standard=st0220), 7, iqa)
+
+    with django_assert_max_num_queries(len(one)):
+        response = client.get("/iqa/")
+    assert [(len(s.decisions), s.decision_total, len(s.sign_offs)) for s in response.context["samples"]] == [
+        (5, 7, 5)
+    ] * 13
