@@ -306,7 +306,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # PDF rendering is heavy: it has its own queue so that its workers can be sized apart.
 PDF_QUEUE = env.str("CELERY_PDF_QUEUE", default="pdf")
 PDF_WORKER_CONCURRENCY = env_positive_int("PDF_WORKER_CONCURRENCY", 1)
-CELERY_TASK_ROUTES = {"reviews.tasks.render_export": {"queue": PDF_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "reviews.tasks.render_export": {"queue": PDF_QUEUE},
+    "reviews.tasks.render_export_part": {"queue": PDF_QUEUE},
+}
 # Limits of one export; past the soft limit it is marked failed with the reason.
 EXPORT_SOFT_TIME_LIMIT = env_positive_int("EXPORT_SOFT_TIME_LIMIT", 30 * 60)
 EXPORT_TIME_LIMIT = EXPORT_SOFT_TIME_LIMIT + 60

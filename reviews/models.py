@@ -224,6 +224,9 @@ class Export(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # A cohort export: when the zip of its finished parts was handed to the broker. Set once, under
+    # the row's lock, by whichever part finishes last; cleared if the broker could not take it.
+    assembly_queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = ExportQuerySet.as_manager()
 
@@ -245,6 +248,31 @@ class Export(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+class ExportPart(models.Model):
+    """One portfolio of a cohort export, rendered by a task of its own so that workers share the cohort.
+
+    The rows live while the cohort is being made: the zip is assembled from their files, then they go.
+    """
+
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="parts")
+    apprenticeship = models.ForeignKey(Apprenticeship, on_delete=models.PROTECT, related_name="+")
+    # The cohort's order, kept for the zip and its manifest.
+    position = models.PositiveIntegerField()
+    # When its task was last handed to the broker; None when the broker could not take it.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    file = models.CharField(max_length=255, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["export", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["export", "apprenticeship"], name="export_part_once_per_portfolio"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Part {self.position + 1} of export #{self.export_id}"
 
 
 class Party(models.TextChoices):

@@ -636,8 +636,9 @@ def export_lines(result: dict, size: Size) -> list[str]:
             f"{', ' + run_['size'] if run_.get('size') else ''}.{state}"
         )
     lines.append(
-        "- The worker: one `celery worker` with two processes (`--concurrency=2`) on the PDF queue. A cohort "
-        "export is one task that renders its portfolios one after another, so it keeps one process busy."
+        "- The worker: one `celery worker` with two processes (`--concurrency=2`) reading the PDF and default "
+        "queues. A cohort export renders each portfolio as a task of its own, so both processes share it; "
+        "the zip is then assembled by one task on the default queue."
     )
     return lines
 
