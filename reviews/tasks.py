@@ -2,6 +2,8 @@
 or `reminders`."""
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
@@ -12,79 +14,73 @@ from . import exports, reminders
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    # The Export row is the result; storing another in Redis would only be one more thing to reach.
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
-    time_limit=settings.EXPORT_TIME_LIMIT,
-    max_retries=3,
-)
-def render_export(self, export_id: int) -> None:
-    """Renders one export. Acknowledged only when done, so a worker that dies leaves it queued."""
+# Every export task is acknowledged only when done, so a worker that dies leaves it queued; the
+# Export row is the result, so nothing is stored in Redis. The limits apply to each task: one
+# portfolio, or one cohort's zip.
+EXPORT_TASK = {
+    "bind": True,
+    "ignore_result": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.EXPORT_SOFT_TIME_LIMIT,
+    "time_limit": settings.EXPORT_TIME_LIMIT,
+    "max_retries": 3,
+}
+
+UNREACHABLE = "The export could not reach the database or file storage. Try again later."
+UNEXPECTED = "The export failed unexpectedly: {error}. The team has been told."
+
+
+def _run(task, work: Callable[[], object], *, fail: Callable[[str], object], unreachable: str, unexpected: str) -> None:
+    """Does `work`, retried while the database or storage is briefly unreachable; when it cannot be
+    done, `fail` records why in words."""
     try:
-        exports.run_export(export_id)
+        work()
     except (OperationalError, ConnectionError, TimeoutError) as error:
-        # Transient: the database or storage was briefly unreachable.
-        if self.request.retries >= self.max_retries:
-            exports.fail_export(export_id, "The export could not reach the database or file storage. Try again later.")
+        if task.request.retries >= task.max_retries:
+            fail(unreachable)
             raise
-        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 2)) from error
+        raise task.retry(exc=error, countdown=2 ** (task.request.retries + 2)) from error
     except Exception as error:
-        log.exception("export %s failed", export_id)
-        exports.fail_export(export_id, f"The export failed unexpectedly: {error}. The team has been told.")
+        log.exception("%s %s failed", task.name, task.request.args)
+        fail(unexpected.format(error=error))
         raise
 
 
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    # Per portfolio: a cohort of hundreds is as many tasks, each within the limit.
-    soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
-    time_limit=settings.EXPORT_TIME_LIMIT,
-    max_retries=3,
-)
+@shared_task(**EXPORT_TASK)
+def render_export(self, export_id: int) -> None:
+    """Renders one export (for a cohort: hands its portfolios out as parts)."""
+    _run(
+        self,
+        partial(exports.run_export, export_id),
+        fail=partial(exports.fail_export, export_id),
+        unreachable=UNREACHABLE,
+        unexpected=UNEXPECTED,
+    )
+
+
+@shared_task(**EXPORT_TASK)
 def render_export_part(self, part_id: int) -> None:
     """Renders one portfolio of a cohort export; the last one to finish queues the zip."""
-    try:
-        exports.run_export_part(part_id)
-    except (OperationalError, ConnectionError, TimeoutError) as error:
-        if self.request.retries >= self.max_retries:
-            exports.fail_export_part(part_id, "the database or file storage did not answer. Try again later.")
-            raise
-        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 2)) from error
-    except Exception as error:
-        log.exception("export part %s failed", part_id)
-        exports.fail_export_part(part_id, f"it failed unexpectedly: {error}. The team has been told.")
-        raise
+    _run(
+        self,
+        partial(exports.run_export_part, part_id),
+        fail=partial(exports.fail_export_part, part_id),
+        unreachable="the database or file storage did not answer. Try again later.",
+        unexpected="it failed unexpectedly: {error}. The team has been told.",
+    )
 
 
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
-    time_limit=settings.EXPORT_TIME_LIMIT,
-    max_retries=3,
-)
+@shared_task(**EXPORT_TASK)
 def assemble_cohort_export(self, export_id: int) -> None:
     """Streams a cohort's finished portfolios into its zip. No route: it copies files, so the default queue."""
-    try:
-        exports.assemble_cohort(export_id)
-    except (OperationalError, ConnectionError, TimeoutError) as error:
-        if self.request.retries >= self.max_retries:
-            exports.fail_export(export_id, "The export could not reach the database or file storage. Try again later.")
-            raise
-        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 2)) from error
-    except Exception as error:
-        log.exception("export %s failed", export_id)
-        exports.fail_export(export_id, f"The export failed unexpectedly: {error}. The team has been told.")
-        raise
+    _run(
+        self,
+        partial(exports.assemble_cohort, export_id),
+        fail=partial(exports.fail_export, export_id),
+        unreachable=UNREACHABLE,
+        unexpected=UNEXPECTED,
+    )
 
 
 @shared_task
