@@ -267,6 +267,16 @@ def quarantine_file(*, file: EvidenceFile, signature: str) -> EvidenceFile:
     return stored
 
 
+def _locked_item(item: EvidenceItem) -> EvidenceItem:
+    """The item, locked for a change to it, with its apprenticeship's evidence stamp renewed.
+
+    Item first, then apprenticeship: the order every change to one item takes, the assessor's too.
+    """
+    item = EvidenceItem.objects.select_for_update().get(pk=item.pk)
+    Apprenticeship.objects.filter(pk=item.apprenticeship_id).evidence_changed()
+    return item
+
+
 def _set_mappings(version: EvidenceVersion, mappings: Mapping[KSB, str]) -> None:
     version.mappings.all().delete()
     KSBMapping.objects.bulk_create(
@@ -312,6 +322,8 @@ def create_evidence(
         )
         _set_mappings(version, mappings)
         _add_files(version, uploads, written)
+    # After the quota check, which locks all the apprentice's apprenticeships in order of id.
+    Apprenticeship.objects.filter(pk=apprenticeship.pk).evidence_changed()
     return item
 
 
@@ -348,6 +360,7 @@ def update_draft(
         _forget_unused(removed)
         _add_files(version, uploads, written)
     item.save(update_fields=["updated_at"])
+    Apprenticeship.objects.filter(pk=item.apprenticeship_id).evidence_changed()  # after the quota check's locks
     return version
 
 
@@ -376,7 +389,7 @@ def submission_problems(version: EvidenceVersion, evidence_type: str | None = No
 @transaction.atomic
 def submit_evidence(*, item: EvidenceItem, by: User) -> EvidenceVersion:
     """Freezes the draft as a numbered version and puts the item in the assessor's queue."""
-    item = EvidenceItem.objects.select_for_update().get(pk=item.pk)
+    item = _locked_item(item)
     _check_author(item.apprenticeship, by)
     version = item.versions.order_by("-number").first()
     item.submit()
@@ -408,7 +421,7 @@ def _start_new_draft(item: EvidenceItem) -> EvidenceVersion:
 
 
 def _reopen(item: EvidenceItem, by: User, transition: str) -> EvidenceVersion:
-    item = EvidenceItem.objects.select_for_update().get(pk=item.pk)
+    item = _locked_item(item)
     _check_author(item.apprenticeship, by)
     getattr(item, transition)()
     item.save(update_fields=["status", "updated_at"])
@@ -430,7 +443,7 @@ def revise_evidence(*, item: EvidenceItem, by: User) -> EvidenceVersion:
 @transaction.atomic
 def delete_draft(*, item: EvidenceItem, by: User) -> None:
     """Deletes an item that was never submitted, with its files."""
-    item = EvidenceItem.objects.select_for_update().get(pk=item.pk)
+    item = _locked_item(item)
     _check_author(item.apprenticeship, by)
     if item.versions.filter(submitted_at__isnull=False).exists():
         raise ValidationError("This evidence has been submitted before, so it stays in the portfolio.")

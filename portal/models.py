@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -178,6 +179,15 @@ class ApprenticeshipQuerySet(models.QuerySet["Apprenticeship"]):
     def with_people(self) -> ApprenticeshipQuerySet:
         return self.select_related("apprentice", "assessor", "mentor", "provider", "employer", "standard")
 
+    def evidence_changed(self) -> int:
+        """Gives these apprenticeships a new evidence stamp: what was cached under the old one is not read again.
+
+        Called by every service that changes what progress counts (evidence and its KSB mappings,
+        decisions, sign-offs, the standard version), inside its transaction: the new stamp is seen
+        exactly when the change is, and the row lock it takes orders concurrent changes.
+        """
+        return self.update(evidence_stamp=uuid.uuid4())
+
 
 class Apprenticeship(models.Model):
     """An apprentice's enrolment on one standard version with a provider and an employer."""
@@ -242,6 +252,8 @@ class Apprenticeship(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Progress (KSB coverage) is cached under this; see `ApprenticeshipQuerySet.evidence_changed`.
+    evidence_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
     objects = ApprenticeshipQuerySet.as_manager()
 

@@ -11,15 +11,17 @@ and KSBs there are, so the same code serves one apprentice's home and a cohort o
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Max, OuterRef, Subquery
 
 from evidence.models import EvidenceItem, EvidenceVersion, KSBMapping
-from portal.models import Apprenticeship
+from portal.models import Apprenticeship, User
 from standards.models import KSB
 
 from .models import SignOff
@@ -32,13 +34,14 @@ class CoverageState(IntEnum):
     ACCEPTED = 3
     SIGNED_OFF = 4
 
+    # Indexed by the member itself (an int): `.value` goes through enum's descriptor, thousands of times a page.
     @property
     def label(self) -> str:
-        return _LABELS[self.value]
+        return _LABELS[self]
 
     @property
     def css(self) -> str:
-        return _CSS[self.value]
+        return _CSS[self]
 
 
 _LABELS = ("No evidence yet", "In a draft", "Submitted", "Accepted", "Signed off")
@@ -56,7 +59,7 @@ ITEM_STATE = {
 class KSBCoverage:
     """One KSB of one apprenticeship: how many items claim it in each state, and its live sign-off.
 
-    A heatmap page holds 50 × 65 of these, so they are slotted, make their counter only when
+    A heatmap page holds 50 × 65 of these, so they are slotted, have counts of their own only when
     an item claims the KSB, and work out their state and tooltip once, when first asked (after
     `progress_for` has filled them in).
     """
@@ -65,7 +68,7 @@ class KSBCoverage:
 
     def __init__(self, ksb: KSB) -> None:
         self.ksb = ksb
-        self.counts: Counter = _NO_ITEMS
+        self.counts: dict[CoverageState, int] = _NO_ITEMS
         self.signed_at: datetime.datetime | None = None
         self.signed_by = ""
         self._state: CoverageState | None = None
@@ -73,11 +76,6 @@ class KSBCoverage:
 
     def __repr__(self) -> str:
         return f"<KSBCoverage {self.ksb.code}: {self.state.css}>"
-
-    def add_item(self, state: CoverageState) -> None:
-        if self.counts is _NO_ITEMS:
-            self.counts = Counter()
-        self.counts[state] += 1
 
     @property
     def state(self) -> CoverageState:
@@ -93,6 +91,9 @@ class KSBCoverage:
     def summary(self) -> str:
         """For a cell's tooltip, e.g. 'Signed off 3 Mar 2026 by D. Okafor; 1 accepted'."""
         if self._summary is None:
+            if not self.counts and not self.signed_at:
+                self._summary = "No evidence yet"
+                return self._summary
             parts = [f"{self.counts[s]} {_LOWER_LABELS[s]}" for s in sorted(self.counts, reverse=True)]
             if self.signed_at:
                 parts.insert(0, f"Signed off {self.signed_at:%d %b %Y} by {self.signed_by}")
@@ -100,8 +101,8 @@ class KSBCoverage:
         return self._summary
 
 
-# Shared by every KSB no item claims; never written to (`add_item` makes a counter of its own).
-_NO_ITEMS: Counter = Counter()
+# Shared by every KSB no item claims; never written to (`progress_for` gives a claimed KSB its own).
+_NO_ITEMS: dict[CoverageState, int] = {}
 _LOWER_LABELS = tuple(label.lower() for label in _LABELS)
 
 
@@ -170,19 +171,40 @@ def _current_version_number():
     )
 
 
-def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) -> dict[int, Coverage]:
-    """Coverage of each apprenticeship, keyed by its id, in four queries.
+# Long enough that a page seen through the day reads it, short enough that the cache (sharing Redis
+# with the task queues, under `noeviction`) holds only the apprenticeships in use: under 1 KB each.
+COVERAGE_CACHE_SECONDS = 6 * 60 * 60
 
-    With `drafts=False` (for everyone but the apprentice) items in draft or being revised after
-    feedback are left out: what staff judge is what has been submitted.
-    """
-    ids = [a.pk for a in apprenticeships]
-    standard_ids = {a.standard_id for a in apprenticeships}
-    ksbs_by_standard: dict[int, list[KSB]] = defaultdict(list)
-    for ksb in KSB.objects.filter(standard_id__in=standard_ids):
-        ksbs_by_standard[ksb.standard_id].append(ksb)
-    cells = {a.pk: {ksb.pk: KSBCoverage(ksb) for ksb in ksbs_by_standard[a.standard_id]} for a in apprenticeships}
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+# The states an item gives the KSBs it claims, in the order the cached counts are kept.
+_CLAIMED = (CoverageState.DRAFT, CoverageState.SUBMITTED, CoverageState.ACCEPTED)
 
+# What an apprenticeship's coverage is made of, as cached. Flat tuples of numbers: a page reads 50
+# of them at once, and these load three times faster than dictionaries of tuples and datetimes.
+#   items:  (KSB id, items in draft, submitted, accepted) for each KSB claimed, one after another
+#   signed: (KSB id, signed at in microseconds since 1970 UTC, signer's id) for each live sign-off
+#   last activity: microseconds since 1970 UTC, or None
+Facts = tuple[tuple[int, ...], tuple[int, ...], int | None]
+
+
+def _microseconds(moment: datetime.datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(microseconds: int) -> datetime.datetime:
+    return _EPOCH + datetime.timedelta(microseconds=microseconds)
+
+
+def _cache_key(pk: int, stamp: uuid.UUID, drafts: bool) -> str:
+    # The number is the form of `Facts`: a release that changes the form changes it, so it never
+    # reads what an earlier release cached.
+    return f"coverage:2:{pk}:{stamp.hex}:{int(drafts)}"
+
+
+def _read_facts(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict[int, str]]:
+    """Each apprenticeship's facts from the database in three queries, and the signers' names met."""
+    counts: dict[int, dict[int, list[int]]] = {pk: defaultdict(lambda: [0, 0, 0]) for pk in ids}
     mappings = KSBMapping.objects.filter(
         version__item__apprenticeship_id__in=ids, version__number=_current_version_number()
     ).exclude(judgement__confirmed=False)
@@ -190,19 +212,19 @@ def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) 
     if not drafts:
         rows = rows.exclude(version__item__status__in=[EvidenceItem.Status.DRAFT, EvidenceItem.Status.RETURNED])
     for apprenticeship_id, ksb_id, status in rows:
-        cell = cells[apprenticeship_id].get(ksb_id)
-        if cell:
-            cell.add_item(ITEM_STATE[status])
+        counts[apprenticeship_id][ksb_id][_CLAIMED.index(ITEM_STATE[status])] += 1
 
-    for apprenticeship_id, ksb_id, signed_at, first, last in (
+    signed: dict[int, list[int]] = {pk: [] for pk in ids}
+    names: dict[int, str] = {}
+    for apprenticeship_id, ksb_id, signed_at, signer, first, last in (
         SignOff.objects.live()
         .filter(apprenticeship_id__in=ids)
-        .values_list("apprenticeship_id", "ksb_id", "signed_at", "signed_by__first_name", "signed_by__last_name")
+        .values_list(
+            "apprenticeship_id", "ksb_id", "signed_at", "signed_by_id", "signed_by__first_name", "signed_by__last_name"
+        )
     ):
-        cell = cells[apprenticeship_id].get(ksb_id)
-        if cell:
-            cell.signed_at = signed_at
-            cell.signed_by = f"{first} {last}".strip()
+        signed[apprenticeship_id] += (ksb_id, _microseconds(signed_at), signer)
+        names[signer] = f"{first} {last}".strip()
 
     activity = dict(
         EvidenceItem.objects.filter(apprenticeship_id__in=ids)
@@ -210,10 +232,81 @@ def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) 
         .annotate(latest=Max("updated_at"))
         .values_list("apprenticeship_id", "latest")
     )
-    return {
-        a.pk: Coverage(apprenticeship=a, cells=list(cells[a.pk].values()), last_activity=activity.get(a.pk))
-        for a in apprenticeships
+    facts = {
+        pk: (
+            tuple(n for ksb_id, claims in counts[pk].items() for n in (ksb_id, *claims)),
+            tuple(signed[pk]),
+            _microseconds(activity[pk]) if activity.get(pk) else None,
+        )
+        for pk in ids
     }
+    return facts, names
+
+
+def _facts_of(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict[int, str]]:
+    """Facts from the cache where the apprenticeship's evidence stamp is unchanged, else from the database.
+
+    The stamps are read before the facts: a change committed in between then leaves the new facts
+    under the old stamp, never old facts under the new one.
+    """
+    stamps = dict(Apprenticeship.objects.filter(pk__in=ids).values_list("pk", "evidence_stamp"))
+    keys = {pk: _cache_key(pk, stamp, drafts) for pk, stamp in stamps.items()}
+    found = cache.get_many(list(keys.values()))
+    facts = {pk: found[key] for pk, key in keys.items() if key in found}
+    missing = [pk for pk in ids if pk not in facts]
+    names: dict[int, str] = {}
+    if missing:
+        fresh, names = _read_facts(missing, drafts=drafts)
+        cache.set_many({keys[pk]: fresh[pk] for pk in missing if pk in keys}, COVERAGE_CACHE_SECONDS)
+        facts.update(fresh)
+    # Names are read now, not cached: a signer's change of name shows at once.
+    unnamed = {signed[i] for _, signed, _ in facts.values() for i in range(2, len(signed), 3)} - names.keys()
+    if unnamed:
+        names.update(
+            (pk, f"{first} {last}".strip())
+            for pk, first, last in User.objects.filter(pk__in=unnamed).values_list("pk", "first_name", "last_name")
+        )
+    return facts, names
+
+
+def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) -> dict[int, Coverage]:
+    """Coverage of each apprenticeship, keyed by its id.
+
+    With `drafts=False` (for everyone but the apprentice) items in draft or being revised after
+    feedback are left out: what staff judge is what has been submitted.
+
+    What it counts is cached per apprenticeship under its evidence stamp, which every service that
+    changes evidence, decisions or sign-offs renews: a page of apprentices whose evidence has not
+    changed costs three queries (KSBs, stamps, signers' names), a page of new ones five, however
+    many items they have.
+    """
+    ids = [a.pk for a in apprenticeships]
+    standard_ids = {a.standard_id for a in apprenticeships}
+    ksbs_by_standard: dict[int, list[KSB]] = defaultdict(list)
+    for ksb in KSB.objects.filter(standard_id__in=standard_ids):
+        ksbs_by_standard[ksb.standard_id].append(ksb)
+    # Where each KSB's cell sits in its standard's row (`.id`, not `.pk`: this runs for every claim).
+    places = {standard: {ksb.id: i for i, ksb in enumerate(ksbs)} for standard, ksbs in ksbs_by_standard.items()}
+    facts, names = _facts_of(ids, drafts=drafts)
+
+    coverage = {}
+    for a in apprenticeships:
+        items, signed, activity = facts[a.pk]
+        place = places.get(a.standard_id, {})
+        cells = [KSBCoverage(ksb) for ksb in ksbs_by_standard[a.standard_id]]
+        for i in range(0, len(items), 4):
+            if items[i] in place:
+                claims = zip(_CLAIMED, items[i + 1 : i + 4], strict=True)
+                cells[place[items[i]]].counts = {state: n for state, n in claims if n}
+        for i in range(0, len(signed), 3):
+            if signed[i] in place:
+                cell = cells[place[signed[i]]]
+                cell.signed_at = _moment(signed[i + 1])
+                cell.signed_by = names.get(signed[i + 2], "")
+        coverage[a.pk] = Coverage(
+            apprenticeship=a, cells=cells, last_activity=_moment(activity) if activity is not None else None
+        )
+    return coverage
 
 
 def progress_of(apprenticeship: Apprenticeship, *, drafts: bool = True) -> Coverage:

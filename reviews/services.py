@@ -30,6 +30,8 @@ def _check_assessor(apprenticeship: Apprenticeship, by: User) -> None:
 
 def _locked_submitted_item(item: EvidenceItem) -> tuple[EvidenceItem, EvidenceVersion]:
     item = EvidenceItem.objects.select_for_update().select_related("apprenticeship__apprentice").get(pk=item.pk)
+    # The item's row first, then the apprenticeship's: the order the apprentice's own changes take.
+    Apprenticeship.objects.filter(pk=item.apprenticeship_id).evidence_changed()
     version = item.versions.order_by("-number").first()
     return item, version
 
@@ -131,6 +133,7 @@ def sign_off_ksb(
     versions = list(versions)
     # The locking read: a second signer waits here until the first commits, then sees it.
     apprenticeship = Apprenticeship.objects.select_for_update().select_related("apprentice").get(pk=apprenticeship.pk)
+    Apprenticeship.objects.filter(pk=apprenticeship.pk).evidence_changed()
     _check_assessor(apprenticeship, by)
     if ksb.standard_id != apprenticeship.standard_id:
         raise ValidationError(f"{ksb.code} is not part of this apprenticeship's standard.")
@@ -208,6 +211,7 @@ def may_revoke(user: User, apprenticeship: Apprenticeship) -> bool:
 def revoke_sign_off(*, sign_off: SignOff, by: User, reason: str) -> SignOff:
     """Revokes a sign-off with a reason. The sign-off stays on record, marked revoked."""
     reason = reason.strip()
+    Apprenticeship.objects.filter(pk=sign_off.apprenticeship_id).evidence_changed()
     sign_off = (
         SignOff.objects.select_for_update().select_related("apprenticeship__apprentice", "ksb").get(pk=sign_off.pk)
     )

@@ -257,6 +257,7 @@ def move_apprenticeship(*, apprenticeship: Apprenticeship, to_standard: Standard
         .get(pk=apprenticeship.pk)
     )
     _check(apprenticeship, to_standard, by)
+    Apprenticeship.objects.filter(pk=apprenticeship.pk).evidence_changed()
     list(EvidenceItem.objects.select_for_update().filter(apprenticeship=apprenticeship).values_list("pk"))
     report, mappings, sign_offs = _plan(apprenticeship, to_standard)
     try:
