@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # The standard library's escape: the same output as Django's, without its lazy-string wrapper
 # around each of thousands of calls.
+from functools import lru_cache
 from html import escape
 
 from django import template
@@ -22,6 +23,9 @@ from ..progress import Coverage, KSBCoverage
 
 register = template.Library()
 
+# A page's tooltips and codes repeat ("K1", "1 accepted", "No evidence yet"): each is escaped once.
+_escaped = lru_cache(maxsize=4096)(escape)
+
 
 @register.simple_tag
 def heatmap_strip(coverage: Coverage) -> SafeString:
@@ -30,7 +34,7 @@ def heatmap_strip(coverage: Coverage) -> SafeString:
     for _, cells in coverage.by_kind:
         spans = "".join(
             f'<span class="heatmap-cell coverage-{cell.state.css}" role="img" '
-            f'title="{escape(cell.ksb.code)}: {escape(cell.summary)}"></span>'
+            f'title="{_escaped(cell.ksb.code)}: {_escaped(cell.summary)}"></span>'
             for cell in cells
         )
         groups.append(f'<span class="heatmap-group">{spans}</span>')

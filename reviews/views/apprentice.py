@@ -40,7 +40,8 @@ def apprentice_home(request):
             "activity": activity_over_time(apprenticeship),
             "duties": duty_coverage(coverage, duties_of(apprenticeship.standard)),
             "returned": list(latest.values()),
-            "drafts": items.filter(status=EvidenceItem.Status.DRAFT).with_versions(),
+            # Listed by title only: their versions, not their files and mappings.
+            "drafts": items.filter(status=EvidenceItem.Status.DRAFT).prefetch_related("versions"),
             "item_count": items.count(),
             "otj": otj_summary_of(apprenticeship),
             "review_status": review_status_of(apprenticeship),

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from evidence.models import EvidenceItem, EvidenceVersion
+from evidence.models import EvidenceItem, EvidenceVersion, KSBMapping
 from evidence.otj import otj_summary_of
 from portal.decorators import role_required
 from portal.models import Apprenticeship, User
@@ -32,6 +32,18 @@ assessor_only = role_required(User.Role.ASSESSOR)
 QUEUE_PAGE_SIZE = 20
 
 
+def _queue_rows(items):
+    """Only what a row of the queue shows: the apprentice, and each submitted version with its KSBs."""
+    return items.select_related("apprenticeship__apprentice").prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=EvidenceVersion.objects.filter(submitted_at__isnull=False)
+            .order_by("number")
+            .prefetch_related(Prefetch("mappings", queryset=KSBMapping.objects.select_related("ksb"))),
+        )
+    )
+
+
 def _with_judgements(items):
     """Items with every version, its decision and each mapping's judgement, in fixed queries."""
     return items.with_versions().prefetch_related("versions__decision__assessor", "versions__mappings__judgement")
@@ -47,8 +59,8 @@ def assessor_home(request):
         .annotate(submitted_at=Max("versions__submitted_at"))
         .order_by("submitted_at", "pk")
     )
-    # Oldest first, a page at a time: only the page's items read their versions and judgements.
-    queue = Paginator(_with_judgements(waiting), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Oldest first, a page at a time: only the page's items read their versions.
+    queue = Paginator(_queue_rows(waiting), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     standing = standings(caseload)
     caseload_standing = [standing[a.pk] for a in caseload]
     reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
