@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from evidence.otj import OTJSummary, otj_summaries
 from portal.models import Apprenticeship, User
 
-from .models import Party, ProgressReview, TrainingPlan
+from .models import Party, ProgressReview, Signature, TrainingPlan
 from .progress import Coverage, progress_for
 from .schedule import ReviewStatus, review_statuses
 
@@ -54,27 +54,35 @@ PARTY_OF_ROLE = {
 }
 
 
-def awaiting_signature(user: User) -> tuple[list[ProgressReview], list[TrainingPlan]]:
+def awaiting_signature(
+    user: User, among: list[Apprenticeship] | None = None
+) -> tuple[list[ProgressReview], list[TrainingPlan]]:
     """Progress reviews and current training plans this person still has to sign, in two queries.
 
     Only the party the person is on the apprenticeship counts (an assessor signs for their
     caseload, a mentor for their mentees); a plan superseded by a newer version is not asked for.
+    A page that has already read the person's apprenticeships (`visible_to`) passes them as `among`.
     """
     if user.role not in PARTY_OF_ROLE:
         return [], []
     party, field = PARTY_OF_ROLE[user.role]
-    mine = Apprenticeship.objects.visible_to(user).filter(**{field: user})
+    if among is None:
+        mine = Apprenticeship.objects.visible_to(user).filter(**{field: user}).values("pk")
+    else:
+        mine = [a.pk for a in among if getattr(a, f"{field}_id") == user.pk]
+        if not mine:
+            return [], []
     reviews = (
-        ProgressReview.objects.filter(apprenticeship__in=mine, locked_at__isnull=True)
-        .exclude(signatures__party=party)
+        ProgressReview.objects.filter(apprenticeship_id__in=mine, locked_at__isnull=True)
+        .exclude(Exists(Signature.objects.filter(review=OuterRef("pk"), party=party)))
         .select_related("apprenticeship__apprentice")
         .order_by("held_on", "pk")
     )
-    latest = TrainingPlan.objects.filter(apprenticeship=OuterRef("apprenticeship")).order_by("-version")
+    newer = TrainingPlan.objects.filter(apprenticeship=OuterRef("apprenticeship"), version__gt=OuterRef("version"))
     plans = (
-        TrainingPlan.objects.filter(apprenticeship__in=mine, locked_at__isnull=True)
-        .filter(pk=Subquery(latest.values("pk")[:1]))
-        .exclude(signatures__party=party)
+        TrainingPlan.objects.filter(apprenticeship_id__in=mine, locked_at__isnull=True)
+        .exclude(Exists(newer))
+        .exclude(Exists(Signature.objects.filter(plan=OuterRef("pk"), party=party)))
         .select_related("apprenticeship__apprentice")
         .order_by("created_at", "pk")
     )

@@ -10,6 +10,7 @@ bad argument fails exactly as `{% url %}` would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -60,6 +61,19 @@ def fast_reverse(name: str, *args: object) -> str:
         parts.append(quote(str(value), safe=_SAFE))
         parts.append(piece)
     return "".join(parts)
+
+
+def fast_reverse_last(name: str, *args: object) -> Callable[[object], str]:
+    """`fast_reverse(name, *args, last)` as a function of `last`, for a row that links once per item
+    (each KSB of an apprenticeship): the address around the last argument is worked out once."""
+    pieces = _address(name, len(args) + 1, get_script_prefix()) if all(_fits(a) for a in args) else None
+    if pieces is None:
+        return lambda last: fast_reverse(name, *args, last)
+    head = pieces[0] + "".join(quote(str(a), safe=_SAFE) + piece for a, piece in zip(args, pieces[1:-1], strict=True))
+    tail = pieces[-1]
+    return lambda last: (
+        f"{head}{quote(str(last), safe=_SAFE)}{tail}" if _fits(last) else reverse(name, args=(*args, last))
+    )
 
 
 @register.simple_tag

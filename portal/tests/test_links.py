@@ -4,7 +4,7 @@ import pytest
 from django.template import engines
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse, set_script_prefix
 
-from portal.templatetags.links import fast_reverse
+from portal.templatetags.links import fast_reverse, fast_reverse_last
 
 SAMPLES = {"int": [0, 7, 123456], "str": ["K1", "a b%", "café", "S18"]}
 
@@ -36,6 +36,8 @@ def test_every_named_pattern_gives_the_same_address_as_reverse():
             except NoReverseMatch:
                 continue
             assert fast_reverse(name, *arguments) == expected, name
+            if arguments:
+                assert fast_reverse_last(name, *arguments[:-1])(arguments[-1]) == expected, name
             checked += 1
     assert checked > 100
 
@@ -44,6 +46,7 @@ def test_the_script_prefix_is_part_of_the_address():
     try:
         set_script_prefix("/portal/")
         assert fast_reverse("reviews:ksb", 5, "K1") == "/portal/apprenticeships/5/ksbs/K1/"
+        assert fast_reverse_last("reviews:ksb", 5)("K1") == "/portal/apprenticeships/5/ksbs/K1/"
     finally:
         set_script_prefix("/")
     assert fast_reverse("reviews:ksb", 5, "K1") == "/apprenticeships/5/ksbs/K1/"
@@ -55,6 +58,8 @@ def test_a_value_the_pattern_cannot_take_fails_as_url_would(arguments):
         reverse("reviews:ksb", args=arguments)
     with pytest.raises(NoReverseMatch):
         fast_reverse("reviews:ksb", *arguments)
+    with pytest.raises(NoReverseMatch):
+        fast_reverse_last("reviews:ksb", arguments[0])(arguments[1])
 
 
 def test_the_tag_escapes_the_address_as_url_does():

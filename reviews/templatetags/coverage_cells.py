@@ -17,7 +17,7 @@ from django import template
 from django.template.defaultfilters import pluralize
 from django.utils.safestring import SafeString, mark_safe
 
-from portal.templatetags.links import fast_reverse
+from portal.templatetags.links import fast_reverse_last
 
 from ..progress import Coverage, KSBCoverage
 
@@ -61,8 +61,8 @@ def coverage_grid_cells(coverage: Coverage, cells: list[KSBCoverage], list_url: 
     if list_url:
         hrefs = [f"{list_url}?ksb={cell.ksb.code}" for cell in cells]
     else:
-        pk = coverage.apprenticeship.pk
-        hrefs = [fast_reverse("reviews:ksb", pk, cell.ksb.code) for cell in cells]
+        ksb_page = fast_reverse_last("reviews:ksb", coverage.apprenticeship.pk)
+        hrefs = [ksb_page(cell.ksb.code) for cell in cells]
     return mark_safe("".join(_grid_cell(cell, href) for cell, href in zip(cells, hrefs, strict=True)))  # noqa: S308
 
 
@@ -81,11 +81,11 @@ def heatmap_counts(coverage: Coverage) -> SafeString:
 @register.simple_tag
 def sign_off_links(coverage: Coverage, cells: list[KSBCoverage]) -> SafeString:
     """A badge per KSB with accepted evidence and no sign-off, each opening its sign-off page."""
-    pk = coverage.apprenticeship.pk
+    ksb_page = fast_reverse_last("reviews:ksb", coverage.apprenticeship.pk)
     return mark_safe(  # noqa: S308 - built from escaped text
         "".join(
             f'<a class="badge coverage-accepted text-decoration-none me-1" '
-            f'href="{escape(fast_reverse("reviews:ksb", pk, cell.ksb.code))}">{escape(cell.ksb.code)}</a>'
+            f'href="{escape(ksb_page(code := cell.ksb.code))}">{_escaped(code)}</a>'
             for cell in cells
         )
     )

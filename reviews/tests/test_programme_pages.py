@@ -63,6 +63,22 @@ def test_the_caseload_shows_hours_and_the_overdue_review(client, tracked, assess
     assert "Overdue" in body
 
 
+def test_the_assessor_is_asked_to_sign_only_what_waits_on_them_in_their_caseload(
+    client, tracked, other_apprenticeship, assessor
+):
+    waiting = progress_review(tracked, held_on=TODAY - datetime.timedelta(days=2), signed_by=(Party.APPRENTICE,))
+    progress_review(tracked, held_on=TODAY - datetime.timedelta(days=1), signed_by=(Party.ASSESSOR,))
+    training_plan(tracked, version=1)
+    plan = training_plan(tracked, version=2, signed_by=(Party.MENTOR,))
+    progress_review(other_apprenticeship, held_on=TODAY - datetime.timedelta(days=2))
+    training_plan(other_apprenticeship)
+    client.force_login(assessor)
+    response = client.get("/assessor/")
+    assert response.context["reviews_to_sign"] == [waiting]
+    assert response.context["plans_to_sign"] == [plan]
+    assert f"/progress-reviews/{waiting.pk}/" in response.content.decode()
+
+
 def test_the_cohort_view_shows_hours_and_review_status(client, tracked, provider_admin):
     client.force_login(provider_admin)
     response = client.get("/provider/")

@@ -63,7 +63,7 @@ def assessor_home(request):
     queue = Paginator(_queue_rows(waiting), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     standing = standings(caseload)
     caseload_standing = [standing[a.pk] for a in caseload]
-    reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
+    reviews_to_sign, plans_to_sign = awaiting_signature(request.user, among=caseload)
     return render(
         request,
         "reviews/assessor_home.html",

@@ -13,7 +13,7 @@ def mentor_home(request: HttpRequest) -> HttpResponse:
     """The employer mentor's home: their mentees' progress, hours and reviews, and what awaits their signature."""
     mentees = list(Apprenticeship.objects.visible_to(request.user).with_people())
     standing = standings(mentees)
-    reviews_to_sign, plans_to_sign = awaiting_signature(request.user)
+    reviews_to_sign, plans_to_sign = awaiting_signature(request.user, among=mentees)
     return render(
         request,
         "reviews/mentor_home.html",

@@ -13,6 +13,6 @@ def provider_home(request: HttpRequest) -> HttpResponse:
     """The provider admin's home: the cohort as a heatmap of KSB coverage, filtered, sorted and paged."""
     apprenticeships = Apprenticeship.objects.visible_to(request.user)
     form = CohortFilterForm(request.GET, apprenticeships=apprenticeships)
-    cohort = cohort_heatmap(apprenticeships.with_people(), **form.filters(), page=request.GET.get("page"))
+    cohort = cohort_heatmap(apprenticeships, **form.filters(), page=request.GET.get("page"))
     context = {"form": form, "cohort": cohort, **unread_notices(request.user)}
     return render(request, "reviews/provider_home.html", context)
