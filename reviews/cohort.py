@@ -208,16 +208,31 @@ def cohort_heatmap(
     return Cohort(rows=rows, sort=sort, page=current, count=counts["count"], inactive_count=counts["inactive"])
 
 
+class ListedChoices(forms.models.ModelChoiceIterator):
+    """A model choice field's options read once per form. Django's own iterator reads them again,
+    through a server-side cursor (three round trips on PostgreSQL), each time the field is drawn."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for choice in self.queryset:
+            yield self.choice(choice)
+
+
+class ListedModelChoiceField(forms.ModelChoiceField):
+    iterator = ListedChoices
+
+
 class CohortFilterForm(forms.Form):
     """Narrows the cohort. Only this provider's assessors and employers are valid choices."""
 
-    assessor = forms.ModelChoiceField(
+    assessor = ListedModelChoiceField(
         queryset=User.objects.none(),
         required=False,
         empty_label="Any assessor",
         error_messages={"invalid_choice": "Choose one of the assessors listed."},
     )
-    employer = forms.ModelChoiceField(
+    employer = ListedModelChoiceField(
         queryset=Organisation.objects.none(),
         required=False,
         empty_label="Any employer",

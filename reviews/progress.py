@@ -11,9 +11,9 @@ and KSBs there are, so the same code serves one apprentice's home and a cohort o
 from __future__ import annotations
 
 import datetime
+import hashlib
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 
@@ -106,11 +106,49 @@ _NO_ITEMS: dict[CoverageState, int] = {}
 _LOWER_LABELS = tuple(label.lower() for label in _LABELS)
 
 
-@dataclass
 class Coverage:
-    apprenticeship: Apprenticeship
-    cells: list[KSBCoverage]
-    last_activity: datetime.datetime | None = None
+    """One apprenticeship's coverage of its standard's KSBs.
+
+    Its cells are built from the facts `progress_for` read when first asked for: a page that shows
+    a drawing of them cached under `fingerprint` (the heatmap) never builds them.
+    """
+
+    def __init__(
+        self,
+        apprenticeship: Apprenticeship,
+        ksbs: list[KSB],
+        facts: Facts = ((), (), None),
+        names: dict[int, str] | None = None,
+        fingerprint: str = "",
+    ) -> None:
+        self.apprenticeship = apprenticeship
+        self._ksbs = ksbs
+        self._facts = facts
+        self._names = names or {}
+        self.last_activity = _moment(facts[2]) if facts[2] is not None else None
+        # Changes whenever anything drawn from these facts would: the evidence stamp, the view,
+        # the standard's KSBs and the signers' names. Empty when there is nothing to key by.
+        self.fingerprint = fingerprint
+
+    def __repr__(self) -> str:
+        return f"<Coverage of apprenticeship {self.apprenticeship.pk}: {self.total} KSBs>"
+
+    @cached_property
+    def cells(self) -> list[KSBCoverage]:
+        items, signed, _ = self._facts
+        cells = [KSBCoverage(ksb) for ksb in self._ksbs]
+        # Where each KSB's cell sits in the row (`.id`, not `.pk`: this runs for every claim).
+        place = {ksb.id: i for i, ksb in enumerate(self._ksbs)}
+        for i in range(0, len(items), 4):
+            if items[i] in place:
+                claims = zip(_CLAIMED, items[i + 1 : i + 4], strict=True)
+                cells[place[items[i]]].counts = {state: n for state, n in claims if n}
+        for i in range(0, len(signed), 3):
+            if signed[i] in place:
+                cell = cells[place[signed[i]]]
+                cell.signed_at = _moment(signed[i + 1])
+                cell.signed_by = self._names.get(signed[i + 2], "")
+        return cells
 
     @cached_property
     def by_kind(self) -> list[tuple[str, list[KSBCoverage]]]:
@@ -122,7 +160,7 @@ class Coverage:
 
     @property
     def total(self) -> int:
-        return len(self.cells)
+        return len(self._ksbs)
 
     @cached_property
     def _states(self) -> Counter:
@@ -243,7 +281,7 @@ def _read_facts(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict
     return facts, names
 
 
-def _facts_of(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict[int, str]]:
+def _facts_of(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict[int, str], dict[int, uuid.UUID]]:
     """Facts from the cache where the apprenticeship's evidence stamp is unchanged, else from the database.
 
     The stamps are read before the facts: a change committed in between then leaves the new facts
@@ -266,7 +304,7 @@ def _facts_of(ids: list[int], *, drafts: bool) -> tuple[dict[int, Facts], dict[i
             (pk, f"{first} {last}".strip())
             for pk, first, last in User.objects.filter(pk__in=unnamed).values_list("pk", "first_name", "last_name")
         )
-    return facts, names
+    return facts, names, stamps
 
 
 def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) -> dict[int, Coverage]:
@@ -285,28 +323,25 @@ def progress_for(apprenticeships: list[Apprenticeship], *, drafts: bool = True) 
     ksbs_by_standard: dict[int, list[KSB]] = defaultdict(list)
     for ksb in KSB.objects.filter(standard_id__in=standard_ids):
         ksbs_by_standard[ksb.standard_id].append(ksb)
-    # Where each KSB's cell sits in its standard's row (`.id`, not `.pk`: this runs for every claim).
-    places = {standard: {ksb.id: i for i, ksb in enumerate(ksbs)} for standard, ksbs in ksbs_by_standard.items()}
-    facts, names = _facts_of(ids, drafts=drafts)
+    ksb_digests = {
+        standard: _digest(",".join(f"{k.id}={k.code}" for k in ksbs)) for standard, ksbs in ksbs_by_standard.items()
+    }
+    facts, names, stamps = _facts_of(ids, drafts=drafts)
 
     coverage = {}
     for a in apprenticeships:
-        items, signed, activity = facts[a.pk]
-        place = places.get(a.standard_id, {})
-        cells = [KSBCoverage(ksb) for ksb in ksbs_by_standard[a.standard_id]]
-        for i in range(0, len(items), 4):
-            if items[i] in place:
-                claims = zip(_CLAIMED, items[i + 1 : i + 4], strict=True)
-                cells[place[items[i]]].counts = {state: n for state, n in claims if n}
-        for i in range(0, len(signed), 3):
-            if signed[i] in place:
-                cell = cells[place[signed[i]]]
-                cell.signed_at = _moment(signed[i + 1])
-                cell.signed_by = names.get(signed[i + 2], "")
-        coverage[a.pk] = Coverage(
-            apprenticeship=a, cells=cells, last_activity=_moment(activity) if activity is not None else None
-        )
+        row = facts[a.pk]
+        stamp = stamps.get(a.pk)
+        fingerprint = ""
+        if stamp is not None:
+            signers = _digest("\x1f".join(names.get(signer, "") for signer in row[1][2::3]))
+            fingerprint = f"{stamp.hex}:{int(drafts)}:{ksb_digests.get(a.standard_id, '')}:{signers}"
+        coverage[a.pk] = Coverage(a, ksbs_by_standard[a.standard_id], row, names, fingerprint)
     return coverage
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def progress_of(apprenticeship: Apprenticeship, *, drafts: bool = True) -> Coverage:

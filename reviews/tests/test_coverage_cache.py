@@ -1,15 +1,16 @@
 """Progress is cached under each apprenticeship's evidence stamp: every change to what it counts renews it.
 
 Each step of the workflow below is taken through its service after both views of progress (the
-apprentice's, with drafts, and staff's, without) were read and so cached. What is read afterwards
-must equal what the database says, and must differ from before, so a service that forgot to renew
-the stamp fails here.
+apprentice's, with drafts, and staff's, without) and the heatmap's drawing of the staff view were
+read and so cached. What is read afterwards must equal what the database says, and must differ
+from before, so a service that forgot to renew the stamp fails here.
 """
 
 import re
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from evidence import services as evidence_services
@@ -17,6 +18,7 @@ from evidence.tests.factories import evidence
 from portal.models import Apprenticeship, User
 from reviews import services
 from reviews.progress import progress_of
+from reviews.templatetags.coverage_cells import heatmap_rows
 from reviews.tests.helpers import ksb, signed_off
 from reviews.versions import move_apprenticeship
 
@@ -24,16 +26,18 @@ from .test_versions import on_old, st9901  # noqa: F401 - fixtures
 
 
 def shown(apprenticeship, *, drafts: bool):
-    """Progress as a page reads it, from the cache where the stamp allows."""
+    """Progress as a page reads it, from the cache where the stamp allows; for staff, with the
+    heatmap row drawn before the cells are built, as the heatmap draws it."""
     coverage = progress_of(Apprenticeship.objects.get(pk=apprenticeship.pk), drafts=drafts)
+    drawn = None if drafts else heatmap_rows([coverage])[0]
     cells = [(c.ksb.code, c.state, dict(c.counts), c.signed_at, c.signed_by, c.summary) for c in coverage.cells]
-    return coverage.last_activity, cells
+    return coverage.last_activity, cells, drawn
 
 
 def from_the_database(apprenticeship, *, drafts: bool):
-    """Progress read afresh: a new stamp, so nothing cached can answer."""
-    Apprenticeship.objects.filter(pk=apprenticeship.pk).evidence_changed()
-    return shown(apprenticeship, drafts=drafts)
+    """Progress read and drawn afresh: nothing cached can answer."""
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}):
+        return shown(apprenticeship, drafts=drafts)
 
 
 class Watch:
@@ -121,12 +125,25 @@ def test_progress_seen_again_reads_no_evidence_and_names_the_signer_as_now(appre
     shown(apprenticeship, drafts=False)
     User.objects.filter(pk=apprenticeship.assessor_id).update(first_name="Dana", last_name="Okafor-Smith")
     with CaptureQueriesContext(connection) as queries:
-        _, cells = shown(apprenticeship, drafts=False)
+        _, cells, drawn = shown(apprenticeship, drafts=False)
     # The apprenticeship, its KSBs, its stamp and the signer's name: nothing from evidence or sign-offs.
     assert len(queries) == 4
     assert not [q for q in queries if re.search(r'(FROM|JOIN) "(evidence_|reviews_signoff)', q["sql"])]
     k1 = next(cell for cell in cells if cell[0] == "K1")
     assert k1[4] == "Dana Okafor-Smith"
+    assert "by Dana Okafor-Smith" in drawn.strip
+
+
+def test_a_heatmap_row_seen_again_is_read_as_drawn_without_building_its_cells(apprenticeship):
+    signed_off(apprenticeship, "K1")
+    evidence(apprenticeship, codes=("S2",), submit=True)
+    first = shown(apprenticeship, drafts=False)[2]
+    coverage = progress_of(Apprenticeship.objects.get(pk=apprenticeship.pk), drafts=False)
+    (again,) = heatmap_rows([coverage])
+    assert again == first
+    assert (again.signed_off, again.total, again.percent_signed_off) == (1, 65, 2)
+    assert "cells" not in vars(coverage), "a row read back needs no cells"
+    assert 'title="K1: Signed off ' in again.strip and "1 submitted" in again.counts
 
 
 def test_each_view_is_cached_apart(apprenticeship):
