@@ -295,7 +295,11 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_RESULT_BACKEND = "cache+memory://"
     CELERY_TASK_ALWAYS_EAGER = True
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Progress and the drawn heatmap rows take two entries per apprentice shown: Django's default of
+    # 300 entries would forget a 300-apprentice cohort's progress while drawing its second page.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 20_000}}
+    }
 CELERY_TASK_EAGER_PROPAGATES = True
 # A task is acknowledged only once done, so a worker killed mid-task leaves it for another.
 CELERY_TASK_ACKS_LATE = True

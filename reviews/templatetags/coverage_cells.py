@@ -94,17 +94,20 @@ def sign_off_links(coverage: Coverage, cells: list[KSBCoverage]) -> SafeString:
     )
 
 
-# Drawn heatmap rows are kept for two hours: long enough for an afternoon's paging through the
-# cohort, short enough that only the rows in use take room in Redis (about 0.5 KB each, compressed).
-HEATMAP_ROW_SECONDS = 2 * 60 * 60
+# Drawn rows are kept for two hours: long enough for an afternoon's paging through the cohort or
+# returns to the caseload, short enough that only the rows in use take room in Redis (about 0.9 KB
+# each, compressed).
+DRAWN_ROW_SECONDS = 2 * 60 * 60
 
 
 @dataclass(frozen=True)
 class DrawnRow:
-    """A heatmap row's strip and counts as markup, with the figures shown beside them."""
+    """A row of a list of apprentices as drawn from their coverage: the heatmap's strip and counts,
+    the badges of KSBs waiting for a sign-off, and the figures shown beside them."""
 
     strip: SafeString
     counts: SafeString
+    sign_off_links: SafeString
     signed_off: int
     total: int
 
@@ -113,27 +116,33 @@ class DrawnRow:
         return round(100 * self.signed_off / self.total) if self.total else 0
 
 
-def heatmap_rows(coverages: list[Coverage]) -> list[DrawnRow]:
+def drawn_rows(coverages: list[Coverage]) -> list[DrawnRow]:
     """Each coverage's row drawn, from the cache where its fingerprint is unchanged.
 
-    Building a page's 50 × 65 cells and drawing them took about 45 ms; read back, about 2. The
-    fingerprint changes with anything the drawing shows (see `Coverage.fingerprint`); the `1`
+    Building a heatmap page's 50 × 65 cells and drawing them took about 45 ms; read back, about 2.
+    The fingerprint changes with anything the drawing shows (see `Coverage.fingerprint`); the `1`
     in the key is the form of the markup: a release that changes it changes the number.
     """
-    keys = [f"heatmap-row:1:{c.apprenticeship.pk}:{c.fingerprint}" if c.fingerprint else "" for c in coverages]
+    keys = [f"drawn-row:1:{c.apprenticeship.pk}:{c.fingerprint}" if c.fingerprint else "" for c in coverages]
     found = cache.get_many([key for key in keys if key])
     fresh = {}
     drawn = []
     for coverage, key in zip(coverages, keys, strict=True):
         if key in found:
-            strip, counts, signed_off = found[key]
-            strip, counts = zlib.decompress(strip).decode(), zlib.decompress(counts).decode()
+            *packed, signed_off = found[key]
+            markup = [zlib.decompress(part).decode() for part in packed]
         else:
-            strip, counts, signed_off = heatmap_strip(coverage), heatmap_counts(coverage), coverage.signed_off
+            markup = [
+                heatmap_strip(coverage),
+                heatmap_counts(coverage),
+                sign_off_links(coverage, coverage.awaiting_sign_off),
+            ]
+            signed_off = coverage.signed_off
             if key:
-                fresh[key] = (zlib.compress(strip.encode()), zlib.compress(counts.encode()), signed_off)
+                fresh[key] = (*(zlib.compress(part.encode()) for part in markup), signed_off)
         # Drawn here from escaped text, or read back as drawn.
-        drawn.append(DrawnRow(mark_safe(strip), mark_safe(counts), signed_off, coverage.total))  # noqa: S308
+        strip, counts, links = (mark_safe(part) for part in markup)  # noqa: S308
+        drawn.append(DrawnRow(strip, counts, links, signed_off, coverage.total))
     if fresh:
-        cache.set_many(fresh, HEATMAP_ROW_SECONDS)
+        cache.set_many(fresh, DRAWN_ROW_SECONDS)
     return drawn

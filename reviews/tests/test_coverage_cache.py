@@ -18,7 +18,7 @@ from evidence.tests.factories import evidence
 from portal.models import Apprenticeship, User
 from reviews import services
 from reviews.progress import progress_of
-from reviews.templatetags.coverage_cells import heatmap_rows
+from reviews.templatetags.coverage_cells import drawn_rows
 from reviews.tests.helpers import ksb, signed_off
 from reviews.versions import move_apprenticeship
 
@@ -29,7 +29,7 @@ def shown(apprenticeship, *, drafts: bool):
     """Progress as a page reads it, from the cache where the stamp allows; for staff, with the
     heatmap row drawn before the cells are built, as the heatmap draws it."""
     coverage = progress_of(Apprenticeship.objects.get(pk=apprenticeship.pk), drafts=drafts)
-    drawn = None if drafts else heatmap_rows([coverage])[0]
+    drawn = None if drafts else drawn_rows([coverage])[0]
     cells = [(c.ksb.code, c.state, dict(c.counts), c.signed_at, c.signed_by, c.summary) for c in coverage.cells]
     return coverage.last_activity, cells, drawn
 
@@ -139,7 +139,7 @@ def test_a_heatmap_row_seen_again_is_read_as_drawn_without_building_its_cells(ap
     evidence(apprenticeship, codes=("S2",), submit=True)
     first = shown(apprenticeship, drafts=False)[2]
     coverage = progress_of(Apprenticeship.objects.get(pk=apprenticeship.pk), drafts=False)
-    (again,) = heatmap_rows([coverage])
+    (again,) = drawn_rows([coverage])
     assert again == first
     assert (again.signed_off, again.total, again.percent_signed_off) == (1, 65, 2)
     assert "cells" not in vars(coverage), "a row read back needs no cells"

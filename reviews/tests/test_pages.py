@@ -1,6 +1,7 @@
 """The review pages in the browser: the apprentice's home, the assessor's queue, review, KSB pages."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -115,10 +116,24 @@ def test_assessor_home_shows_caseload_progress_and_ksbs_to_sign_off(client, appr
     accepted(apprenticeship, codes=("S18",))
     client.force_login(assessor)
     response = client.get("/assessor/")
-    (standing,) = response.context["caseload"]
-    assert standing.coverage.signed_off == 1
-    assert [[c.ksb.code for c in cells] for _, cells in response.context["to_sign_off"]] == [["S18"]]
-    assert f'href="/apprenticeships/{apprenticeship.pk}/ksbs/S18/"' in response.content.decode()
+    ((standing, drawn),) = response.context["caseload_rows"]
+    assert standing.coverage.signed_off == drawn.signed_off == 1
+    ((whose, links),) = response.context["to_sign_off"]
+    assert whose == apprenticeship
+    assert re.findall(r'href="([^"]+)">(\w+)</a>', links) == [
+        (f"/apprenticeships/{apprenticeship.pk}/ksbs/S18/", "S18")
+    ]
+    assert "1/65" in response.content.decode()
+
+
+def test_the_caseload_seen_again_shows_a_sign_off_at_once(client, apprenticeship, assessor):
+    accepted(apprenticeship, codes=("S18",))
+    client.force_login(assessor)
+    assert "/ksbs/S18/" in client.get("/assessor/").content.decode()
+    signed_off(apprenticeship, "S18")
+    again = client.get("/assessor/")
+    assert again.context["to_sign_off"] == []
+    assert "/ksbs/S18/" not in again.content.decode() and "1/65" in again.content.decode()
 
 
 def test_assessor_accepts_with_a_ksb_unticked(client, apprenticeship, assessor, submitted):
@@ -275,7 +290,7 @@ def test_queue_and_caseload_queries_do_not_grow_with_the_caseload(
     for page in (1, 2):
         with django_assert_max_num_queries(21):
             response = client.get(f"/assessor/?page={page}")
-        assert len(response.context["caseload"]) == 300
+        assert len(response.context["caseload_rows"]) == 300
         assert len(response.context["queue"]) == QUEUE_PAGE_SIZE
         assert response.context["queue"].paginator.count == waiting
 

@@ -56,7 +56,7 @@ def test_an_overdue_review_is_flagged_on_the_apprentices_home(client, tracked, a
 def test_the_caseload_shows_hours_and_the_overdue_review(client, tracked, assessor):
     client.force_login(assessor)
     response = client.get("/assessor/")
-    (row,) = response.context["caseload"]
+    ((row, _),) = response.context["caseload_rows"]
     assert row.otj.logged == Decimal("15.50") and row.review.overdue
     body = response.content.decode()
     assert f"/apprenticeships/{tracked.pk}/otj/" in body

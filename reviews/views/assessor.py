@@ -24,6 +24,7 @@ from ..models import SignedFile, SignOff
 from ..progress import progress_of
 from ..schedule import review_status_of
 from ..standing import awaiting_signature, standings
+from ..templatetags.coverage_cells import drawn_rows
 from ..versions import left_on_earlier_versions, may_move, newer_versions
 
 assessor_only = role_required(User.Role.ASSESSOR)
@@ -63,6 +64,8 @@ def assessor_home(request):
     queue = Paginator(_queue_rows(waiting), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     standing = standings(caseload)
     caseload_standing = [standing[a.pk] for a in caseload]
+    # Signed-off figures and sign-off badges as drawn, cached until the apprentice's evidence changes.
+    rows = list(zip(caseload_standing, drawn_rows([s.coverage for s in caseload_standing]), strict=True))
     reviews_to_sign, plans_to_sign = awaiting_signature(request.user, among=caseload)
     return render(
         request,
@@ -70,8 +73,8 @@ def assessor_home(request):
         {
             "queue": queue,
             "queue_pages": queue.paginator.get_elided_page_range(queue.number, on_each_side=2, on_ends=1),
-            "caseload": caseload_standing,
-            "to_sign_off": [(s.coverage, cells) for s in caseload_standing if (cells := s.coverage.awaiting_sign_off)],
+            "caseload_rows": rows,
+            "to_sign_off": [(s.apprenticeship, drawn.sign_off_links) for s, drawn in rows if drawn.sign_off_links],
             "reviews_to_sign": reviews_to_sign,
             "plans_to_sign": plans_to_sign,
             **unread_notices(request.user),
