@@ -18,6 +18,7 @@ from html import escape
 from django import template
 from django.core.cache import cache
 from django.template.defaultfilters import pluralize
+from django.urls import get_script_prefix
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.templatetags.links import fast_reverse_last
@@ -123,7 +124,9 @@ def drawn_rows(coverages: list[Coverage]) -> list[DrawnRow]:
     The fingerprint changes with anything the drawing shows (see `Coverage.fingerprint`); the `1`
     in the key is the form of the markup: a release that changes it changes the number.
     """
-    keys = [f"drawn-row:1:{c.apprenticeship.pk}:{c.fingerprint}" if c.fingerprint else "" for c in coverages]
+    # The badges link within the site, so its address prefix is part of what was drawn.
+    prefix = get_script_prefix()
+    keys = [f"drawn-row:1:{c.apprenticeship.pk}:{c.fingerprint}:{prefix}" if c.fingerprint else "" for c in coverages]
     found = cache.get_many([key for key in keys if key])
     fresh = {}
     drawn = []
